@@ -1,0 +1,22 @@
+/** The wire layer: pure codecs for every message roamd sends or receives. No I/O. */
+export * from './constants';
+export * from './extensions';
+export * as request from './registration-request';
+export * as reply from './registration-reply';
+export * as revocation from './registration-revocation';
+export * as revocationAck from './revocation-ack';
+export * as advertisement from './agent-advertisement';
+export * as solicitation from './agent-solicitation';
+export * as ipv4 from './ipv4-header';
+export * as udp from './udp-header';
+export * as ipip from './ip-in-ip';
+export * as tunnelData from './tunnel-data';
+export { decodeMip, decodeIcmp } from './message';
+export type { MipMessage, IcmpMessage } from './message';
+export type { RegistrationRequest } from './registration-request';
+export type { RegistrationReply } from './registration-reply';
+export type { RegistrationRevocation } from './registration-revocation';
+export type { RevocationAck } from './revocation-ack';
+export type { AgentAdvertisement, AdvExtension, MobilityAgentExt } from './agent-advertisement';
+export type { AgentSolicitation } from './agent-solicitation';
+export { internetChecksum } from './checksum';

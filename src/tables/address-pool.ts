@@ -87,7 +87,7 @@ export class AddressPool {
   }
 
   static capacityFor(budgetBytes: number): number {
-    return Math.max(0, Math.floor(budgetBytes / AddressPool.bytesPerEntry()));
+    return Math.max(0, Math.floor((budgetBytes - 4) / AddressPool.bytesPerEntry()));
   }
 
   private reset(): void {

@@ -39,7 +39,7 @@ for (const lane of LANES) {
     continue;
   }
   console.log(`\n=== lane ${lane.name} ===`);
-  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', 'node_modules/uvu/bin.js', dir, '\\.test\\.ts$'], {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'node_modules/uvu/bin.js', dir, '\\.test\\.ts$'], {
     encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ROAMD_TEST_LANE: lane.name },
   });
   process.stdout.write(r.stdout ?? '');

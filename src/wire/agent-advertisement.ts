@@ -155,7 +155,7 @@ export function decode(buf: Buffer, off = 0, end = buf.length, opts: IcmpDecodeO
       if (prefixLengths.some((x) => x > 32)) throw malformed('prefix length > 32', d);
       extensions.push({ kind: 'prefix-lengths', prefixLengths });
     } else if (type >= FIRST_SKIPPABLE_EXT) {
-      extensions.push({ kind: 'unknown', type, data: Uint8Array.prototype.slice.call(buf, d, d + len) });
+      extensions.push({ kind: 'unknown', type, data: new Uint8Array(buf.subarray(d, d + len)) });
     } else {
       throw new RoamdError('ERR_WIRE_UNKNOWN_EXTENSION', `unknown non-skippable advertisement extension ${type}`, p);
     }

@@ -214,7 +214,7 @@ export function encodeExtensions(list: readonly Extension[], buf: Buffer, off: n
 }
 
 function copy(buf: Buffer, start: number, end: number): Uint8Array {
-  return Uint8Array.prototype.slice.call(buf, start, end);
+  return new Uint8Array(buf.subarray(start, end));
 }
 
 /**

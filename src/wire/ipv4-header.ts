@@ -85,7 +85,7 @@ export function decode(buf: Buffer, off = 0, end = buf.length, opts: { verifyChe
     protocol: buf[off + 9]!,
     src: buf.readUInt32BE(off + 12),
     dst: buf.readUInt32BE(off + 16),
-    options: Uint8Array.prototype.slice.call(buf, off + 20, off + ihl),
+    options: new Uint8Array(buf.subarray(off + 20, off + ihl)),
     payloadOffset: off + ihl,
     end: off + totalLength,
   };

@@ -19,17 +19,27 @@ const LANES = [
   { name: 'loopback', packages: ['python3-scapy'] },
   { name: 'reliability', packages: [] },
   { name: 'e2e', packages: ['strongswan-swanctl', 'charon-systemd', 'libcharon-extra-plugins', 'libstrongswan-extra-plugins', 'iproute2', 'nftables', 'iperf3'] },
-  { name: 'vm', packages: [] },
+  { name: 'vm', packages: ['qemu-system-x86', 'linux-image-amd64', 'busybox-static'] },
 ];
 
+function hasTests(dir) {
+  if (!existsSync(dir)) return false;
+  return readdirSync(dir, { recursive: true }).some((f) => String(f).endsWith('.test.ts'));
+}
+
 const only = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+if (process.argv.includes('--print-packages')) {
+  // One list of Debian packages for CI and for people: every lane's needs.
+  console.log([...new Set(LANES.filter((l) => hasTests(join('test', l.name))).flatMap((l) => l.packages))].join(' '));
+  process.exit(0);
+}
 ensureNodeModules(root);
 
 let passed = 0, failed = 0, skipped = 0;
 const summary = [];
 for (const lane of LANES) {
   const dir = join('test', lane.name);
-  if (!existsSync(dir) || !readdirSync(dir).some((f) => f.endsWith('.test.ts'))) continue;
+  if (!hasTests(dir)) continue;
   if (only.length && !only.includes(lane.name)) continue;
   const missing = ensureDebianPackages(lane.packages);
   if (missing.length) {

@@ -1,0 +1,121 @@
+/**
+ * Building and checking registration messages, shared by every role: encode a message and sign
+ * its authentication extensions in order, find extensions, verify an authenticator, and the
+ * roamd NVSE that carries the home registration (docs/protocol.md).
+ */
+import type { Extension, AuthExt, VendorExt } from '../wire/extensions';
+import * as request from '../wire/registration-request';
+import * as reply from '../wire/registration-reply';
+import * as revocation from '../wire/registration-revocation';
+import * as revocationAck from '../wire/revocation-ack';
+import { SecurityAssociation } from '../auth/security-association';
+import { sign, verify, placeholder } from '../auth/authenticator';
+
+/** IANA enterprise number reserved for documentation (RFC 5612); configurable per deployment. */
+export const DEFAULT_VENDOR_ID = 32473;
+/** roamd NVSE types (docs/protocol.md). */
+export const NvseType = { HOME_REQUEST: 1, HOME_REPLY: 2 } as const;
+
+type Codec<T> = { encodingLength(m: T): number; encode(m: T, buf: Buffer, off?: number): number };
+type AnyMsg = request.RegistrationRequest | reply.RegistrationReply | revocation.RegistrationRevocation | revocationAck.RevocationAck;
+
+/** An authentication extension to add with the SA that signs it. */
+export interface Signer { type: 32 | 33 | 34; sa: SecurityAssociation }
+
+/** An authentication extension with a zero authenticator of the SA's length, to be signed. */
+export function authExt(s: Signer): AuthExt {
+  return { kind: 'auth', type: s.type, spi: s.sa.spi, authenticator: placeholder(s.sa) };
+}
+
+function encodeSigned<T extends AnyMsg>(codec: Codec<T>, m: T, signers: Signer[]): Buffer {
+  const exts = signers.map(authExt);
+  const msg = { ...m, extensions: [...m.extensions, ...exts] } as T;
+  const buf = Buffer.alloc(codec.encodingLength(msg));
+  codec.encode(msg, buf, 0);
+  // Sign in order: each authenticator covers the ones before it (RFC 5944 §3.5.1).
+  exts.forEach((e, i) => sign(signers[i]!.sa, buf, 0, e));
+  return buf;
+}
+
+/** Encodes a request and appends and signs the given authentication extensions in order. */
+export function encodeRequest(m: request.RegistrationRequest, signers: Signer[]): Buffer {
+  return encodeSigned(request, m, signers);
+}
+export function encodeReply(m: reply.RegistrationReply, signers: Signer[]): Buffer {
+  return encodeSigned(reply, m, signers);
+}
+export function encodeRevocation(m: revocation.RegistrationRevocation, signers: Signer[]): Buffer {
+  return encodeSigned(revocation, m, signers);
+}
+export function encodeRevocationAck(m: revocationAck.RevocationAck, signers: Signer[]): Buffer {
+  return encodeSigned(revocationAck, m, signers);
+}
+
+/**
+ * Appends and signs authentication extensions to an already encoded message (an agent relaying
+ * a message adds its FA-HA extension after the existing ones, RFC 5944 §3.7.2.2).
+ */
+export function appendAuth(msg: Buffer, signers: Signer[]): Buffer {
+  const exts = signers.map(authExt);
+  let len = msg.length;
+  for (const e of exts) len += 6 + e.authenticator.length;
+  const buf = Buffer.alloc(len);
+  msg.copy(buf, 0);
+  let off = msg.length;
+  for (let i = 0; i < exts.length; i++) {
+    const e = exts[i]!;
+    e.offset = off;
+    buf[off] = e.type;
+    buf[off + 1] = 4 + e.authenticator.length;
+    buf.writeUInt32BE(e.spi, off + 2);
+    off += 6 + e.authenticator.length;
+    sign(signers[i]!.sa, buf, 0, e);
+  }
+  return buf;
+}
+
+/** All authentication extensions of one type. */
+export function authExtensions(exts: readonly Extension[], type: 32 | 33 | 34): AuthExt[] {
+  const out: AuthExt[] = [];
+  for (const e of exts) if (e.kind === 'auth' && e.type === type) out.push(e);
+  return out;
+}
+
+export function firstAuth(exts: readonly Extension[], type: 32 | 33 | 34): AuthExt | undefined {
+  for (const e of exts) if (e.kind === 'auth' && e.type === type) return e;
+  return undefined;
+}
+
+/** Checks one authentication extension of a decoded message held in `buf` at `start`. */
+export function checkAuth(sa: SecurityAssociation | undefined, buf: Buffer, start: number, e: AuthExt | undefined): boolean {
+  return !!sa && !!e && verify(sa, buf, start, e);
+}
+
+export function findNai(exts: readonly Extension[]): string | undefined {
+  for (const e of exts) if (e.kind === 'nai') return e.nai;
+  return undefined;
+}
+
+export function findExt<K extends Extension['kind']>(exts: readonly Extension[], kind: K): Extract<Extension, { kind: K }> | undefined {
+  for (const e of exts) if (e.kind === kind) return e as Extract<Extension, { kind: K }>;
+  return undefined;
+}
+
+/** The roamd NVSE of a given type with this vendor id, if present. */
+export function findNvse(exts: readonly Extension[], vendorId: number, type: number): VendorExt | undefined {
+  for (const e of exts) if (e.kind === 'nvse' && e.vendorId === vendorId && e.vendorType === type) return e;
+  return undefined;
+}
+
+export function nvse(vendorId: number, type: number, value: Uint8Array): VendorExt {
+  return { kind: 'nvse', vendorId, vendorType: type, value };
+}
+
+/**
+ * Byte length of a message up to and including the first authentication extension of `type`:
+ * what an agent keeps when it strips the extensions that follow it (RFC 5944 §3.7.3.2).
+ */
+export function lengthThrough(exts: readonly Extension[], type: 32 | 33 | 34): number | undefined {
+  const e = firstAuth(exts, type);
+  return e && e.offset !== undefined ? e.offset + 6 + e.authenticator.length : undefined;
+}

@@ -109,6 +109,10 @@ if (require.main === module) {
     process.exit(r.status ?? 1);
   }
   benchTables({ quick }).then((res) => {
+    if (process.argv.includes('--json')) {
+      console.log(JSON.stringify(res));
+      return;
+    }
     const w = Math.max(...Object.keys(res).map((k) => k.length));
     for (const [k, v] of Object.entries(res)) console.log(`${k.padEnd(w)}  ${v}`);
   }, (e) => { console.error(e); process.exit(1); });

@@ -49,6 +49,7 @@ function renderAdvExtension(e: AdvExtension): Record<string, unknown> {
     case 'mobility-agent':
       return { name: 'mobility-agent', type: 16, sequence: e.sequence, registrationLifetime: e.registrationLifetime, flags: flagNames(e.flags, ADV_FLAG_NAMES, 16), careOfAddresses: e.careOfAddresses.map(ipToString) };
     case 'prefix-lengths': return { name: 'prefix-lengths', type: 19, prefixLengths: e.prefixLengths };
+    case 'challenge': return { name: 'challenge', type: 24, challenge: hex(e.challenge) };
     case 'pad': return { name: 'padding', type: 0 };
     case 'unknown': return { name: `unknown-${e.type}`, type: e.type, data: hex(e.data) };
   }

@@ -1,7 +1,7 @@
 /**
  * Agent Advertisement: an ICMP Router Advertisement (type 9, RFC 1256 §3) with the Mobility Agent
- * Advertisement extension (16), optional Prefix-Lengths (19) and One-byte Padding (0),
- * RFC 5944 §2.1. Code 0, or 16 when the agent does not route common traffic (RFC 5944 §2.1).
+ * Advertisement extension (16), optional Prefix-Lengths (19), Challenge (24, RFC 4721 §2) and
+ * One-byte Padding (0), RFC 5944 §2.1. Code 0, or 16 when the agent does not route common traffic (RFC 5944 §2.1).
  *
  *   0: type 9 | code | checksum   4: num addrs | addr entry size | lifetime
  *   8: (router address, preference level) * num addrs   then extensions to the end of the ICMP message
@@ -31,8 +31,10 @@ export interface MobilityAgentExt {
 }
 export interface PrefixLengthsExt { kind: 'prefix-lengths'; prefixLengths: number[] }
 export interface AdvPadExt { kind: 'pad' }
+/** A challenge for the MN-FA challenge/response, RFC 4721 §2. */
+export interface AdvChallengeExt { kind: 'challenge'; challenge: Uint8Array }
 export interface AdvUnknownExt { kind: 'unknown'; type: number; data: Uint8Array }
-export type AdvExtension = MobilityAgentExt | PrefixLengthsExt | AdvPadExt | AdvUnknownExt;
+export type AdvExtension = MobilityAgentExt | PrefixLengthsExt | AdvChallengeExt | AdvPadExt | AdvUnknownExt;
 
 export interface AgentAdvertisement {
   type: 9;
@@ -47,6 +49,7 @@ function extLength(e: AdvExtension): number {
   switch (e.kind) {
     case 'mobility-agent': return 8 + 4 * e.careOfAddresses.length;
     case 'prefix-lengths': return 2 + e.prefixLengths.length;
+    case 'challenge': return 2 + e.challenge.length;
     case 'pad': return 1;
     case 'unknown': return 2 + e.data.length;
   }
@@ -96,6 +99,13 @@ export function encode(m: AgentAdvertisement, buf: Buffer, off = 0): number {
         buf[p + 1] = e.prefixLengths.length;
         for (let i = 0; i < e.prefixLengths.length; i++) buf[p + 2 + i] = e.prefixLengths[i]!;
         p += 2 + e.prefixLengths.length;
+        break;
+      case 'challenge':
+        encodeCheck(e.challenge.length <= 0xff, 'challenge longer than 255 bytes');
+        buf[p] = AdvExt.CHALLENGE;
+        buf[p + 1] = e.challenge.length;
+        buf.set(e.challenge, p + 2);
+        p += 2 + e.challenge.length;
         break;
       case 'pad':
         buf[p++] = AdvExt.PAD;
@@ -154,6 +164,8 @@ export function decode(buf: Buffer, off = 0, end = buf.length, opts: IcmpDecodeO
       const prefixLengths = Array.from(buf.subarray(d, d + len));
       if (prefixLengths.some((x) => x > 32)) throw malformed('prefix length > 32', d);
       extensions.push({ kind: 'prefix-lengths', prefixLengths });
+    } else if (type === AdvExt.CHALLENGE) {
+      extensions.push({ kind: 'challenge', challenge: new Uint8Array(buf.subarray(d, d + len)) });
     } else if (type >= FIRST_SKIPPABLE_EXT) {
       extensions.push({ kind: 'unknown', type, data: new Uint8Array(buf.subarray(d, d + len)) });
     } else {

@@ -12,8 +12,8 @@ export const MsgType = {
   REGISTRATION_REQUEST: 1, // RFC 5944 §3.3
   REGISTRATION_REPLY: 3, // RFC 5944 §3.4
   TUNNEL_DATA: 4, // RFC 3519 §3.3
-  REGISTRATION_REVOCATION: 7, // RFC 3543 §3.1
-  REVOCATION_ACK: 15, // RFC 3543 §3.2
+  REGISTRATION_REVOCATION: 7, // RFC 3543 §3.3
+  REVOCATION_ACK: 15, // RFC 3543 §3.4
 } as const;
 
 /** ICMP types used by agent discovery (RFC 1256, RFC 5944 §2). */
@@ -49,7 +49,7 @@ export const AdvFlag = {
   r: 0x0200, // sent as zero
   T: 0x0100, // reverse tunnelling, RFC 3024
   U: 0x0080, // UDP tunnelling, RFC 3519 §3.4
-  X: 0x0040, // registration revocation, RFC 3543 §3.3
+  X: 0x0040, // registration revocation, RFC 3543 §3.1
   I: 0x0020, // regional registration, RFC 4857
 } as const;
 export const ADV_FLAG_NAMES = ['R', 'B', 'H', 'F', 'M', 'G', 'r', 'T', 'U', 'X', 'I'] as const;
@@ -65,9 +65,9 @@ export const Ext = {
   UDP_TUNNEL_REPLY: 44, // RFC 3519 §3.2
   ENCAP_DELIVERY: 130, // encapsulating delivery style, RFC 3024 §3.3
   NAI: 131, // mobile node NAI, RFC 2794 §2
-  MN_FA_CHALLENGE: 132, // RFC 4721 §3.1 (was RFC 3012)
+  MN_FA_CHALLENGE: 132, // RFC 4721 §4 (was RFC 3012)
   NVSE: 134, // normal vendor/organization specific, RFC 3115 §3.2
-  REVOCATION_SUPPORT: 137, // RFC 3543 §3.3
+  REVOCATION_SUPPORT: 137, // RFC 3543 §3.2
   DYNAMIC_HA: 139, // RFC 4433 §3.4
   UDP_TUNNEL_REQUEST: 144, // RFC 3519 §3.1
   MESSAGE_STRING: 145, // RFC 4917 §3
@@ -79,6 +79,7 @@ export const AdvExt = {
   PAD: 0, // RFC 5944 §2.1.3
   MOBILITY_AGENT: 16, // RFC 5944 §2.1.1
   PREFIX_LENGTHS: 19, // RFC 5944 §2.1.2
+  CHALLENGE: 24, // agent advertisement challenge, RFC 4721 §2
 } as const;
 
 /** Types 0-127 cannot be skipped; 128-255 can (RFC 5944 §1.9). */
@@ -100,11 +101,11 @@ export const UdpTunnelRepFlag = { F: 0x8000 } as const;
 /** UDP tunnel reply codes, RFC 3519 §3.2.1. */
 export const UdpTunnelCode = { WILL_TUNNEL: 0, DECLINED: 64 } as const;
 
-/** Revocation support extension I bit (16-bit field), RFC 3543 §3.3. */
+/** Revocation support extension I bit (16-bit field), RFC 3543 §3.2. */
 export const REVOCATION_SUPPORT_I = 0x8000;
-/** Registration revocation flags (16-bit field), RFC 3543 §3.1. */
+/** Registration revocation flags (16-bit field), RFC 3543 §3.3. */
 export const RevocationFlag = { A: 0x8000, I: 0x4000 } as const;
-/** Revocation acknowledgement I bit, RFC 3543 §3.2. */
+/** Revocation acknowledgement I bit, RFC 3543 §3.4. */
 export const REVOCATION_ACK_I = 0x8000;
 
 /** IP protocol numbers used for tunnelling (RFC 2003, RFC 3519 §3.1.4). */

@@ -34,9 +34,9 @@ export interface UdpTunnelReplyExt extends Base { kind: 'udp-tunnel-reply'; subt
 export interface EncapDeliveryExt extends Base { kind: 'encap-delivery' }
 /** Mobile node NAI (131), RFC 2794 §2. */
 export interface NaiExt extends Base { kind: 'nai'; nai: string }
-/** MN-FA challenge (132), RFC 4721 §3.1. */
+/** MN-FA challenge (132), RFC 4721 §4. */
 export interface ChallengeExt extends Base { kind: 'challenge'; challenge: Uint8Array }
-/** Revocation support (137), RFC 3543 §3.3. `flags` holds I = 0x8000. */
+/** Revocation support (137), RFC 3543 §3.2. `flags` holds I = 0x8000. */
 export interface RevocationSupportExt extends Base { kind: 'revocation-support'; flags: number; timestamp: number }
 /** Dynamic HA (139), RFC 4433 §3.4: subtype 1 requested, 2 redirected. */
 export interface DynamicHaExt extends Base { kind: 'dynamic-ha'; subtype: number; haAddress: number }

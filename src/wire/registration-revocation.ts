@@ -1,5 +1,5 @@
 /**
- * Registration Revocation (type 7), RFC 3543 §3.1: 20 fixed bytes then extensions (an
+ * Registration Revocation (type 7), RFC 3543 §3.3: 20 fixed bytes then extensions (an
  * authentication extension, FA-HA in practice).
  *
  *   0: type | reserved | A I reserved (16)   4: home address   8: home domain address
@@ -13,7 +13,7 @@ export const REVOCATION_FIXED_LENGTH = 20;
 
 export interface RegistrationRevocation {
   type: 7;
-  /** A = 0x8000 (sent by the home agent side), I = 0x4000 (inform), RFC 3543 §3.1. */
+  /** A = 0x8000 (sent by the home agent side), I = 0x4000 (inform), RFC 3543 §3.3. */
   flags: number;
   homeAddress: number;
   homeDomainAddress: number;

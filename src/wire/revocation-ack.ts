@@ -1,5 +1,5 @@
 /**
- * Registration Revocation Acknowledgement (type 15), RFC 3543 §3.2: 12 fixed bytes then
+ * Registration Revocation Acknowledgement (type 15), RFC 3543 §3.4: 12 fixed bytes then
  * extensions (authentication).
  *
  *   0: type | reserved | I reserved (16)   4: home address   8: revocation identifier   12: ext
@@ -12,7 +12,7 @@ export const REVOCATION_ACK_FIXED_LENGTH = 12;
 
 export interface RevocationAck {
   type: 15;
-  /** I = 0x8000, RFC 3543 §3.2. */
+  /** I = 0x8000, RFC 3543 §3.4. */
   flags: number;
   homeAddress: number;
   revocationId: number;

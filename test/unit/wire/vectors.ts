@@ -165,15 +165,17 @@ export const VECTORS: Vector[] = [
     validPrefixes: [35],
   },
   {
-    name: 'agent advertisement: home agent only, no router addresses, negative preference unknown ext',
+    name: 'agent advertisement: home agent only, no router addresses, challenge, unknown skippable extension',
     codec: advertisement,
     bytes: hx(`09 00 0000 00 02 ffff
       10 06 0001 ffff 2040   # H X, infinite registration lifetime
+      18 04 01020304         # challenge (RFC 4721 §2)
       a0 02 beef             # unknown skippable extension 160`),
     value: {
       type: 9, code: 0, lifetime: 0xffff, routers: [],
       extensions: [
         { kind: 'mobility-agent', sequence: 1, registrationLifetime: 0xffff, flags: 0x2040, careOfAddresses: [] },
+        { kind: 'challenge', challenge: u8('01020304') },
         { kind: 'unknown', type: 160, data: u8('beef') },
       ],
     },

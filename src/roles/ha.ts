@@ -15,11 +15,11 @@ import * as revocationAck from '../wire/revocation-ack';
 import { SecurityAssociation } from '../auth/security-association';
 import { newReplayState, ntpSeconds } from '../auth/replay';
 import { BindingTable, MODE_TUNNEL, MODE_VPN_GATEWAY } from '../tables/binding-table';
-import { AddressPool, naiHashString } from '../tables/address-pool';
+import { AddressPool } from '../tables/address-pool';
 import { FULL, NODE_LIMIT, NONE } from '../tables/status';
 import type { Prefix } from '../platform/address';
 import { Action, Counters, RoleEvent, Random32, count, log } from './types';
-import { checkRequest, buildReply, naiOf, udpTunnelReply, NodeRecord, PeerRecord, RegistrarConfig, Verdict } from './registrar';
+import { checkRequest, buildReply, naiOf, naiKey, udpTunnelReply, NodeRecord, PeerRecord, RegistrarConfig, Verdict } from './registrar';
 import { checkAuth, encodeRevocation, encodeRevocationAck, firstAuth } from './messages';
 
 export interface HaConfig {
@@ -118,10 +118,6 @@ function dynamicOwner(st: HaState, home: number): NodeRecord | undefined {
     }
   }
   return undefined;
-}
-
-function naiKey(nai: string): [number, number] {
-  return [naiHashString(nai, 0x9e3779b9), naiHashString(nai, 0x85ebca6b)];
 }
 
 export function stepHa(st: HaState, ev: RoleEvent, now: number): Action[] {

@@ -19,6 +19,7 @@ import {
   ReplayState, checkTimestamp, checkNonce, acceptTimestamp, issueNonce,
 } from '../auth/replay';
 import { authExtensions, checkAuth, encodeReply, findExt, Signer } from './messages';
+import { naiHashString } from '../tables/address-pool';
 import type { Random32 } from './types';
 
 /** A mobile node the agent serves, with its SA and replay state. */
@@ -141,6 +142,11 @@ export function checkRequest(cfg: RegistrarConfig, look: Lookup, ctx: RequestCon
       else acceptTimestamp(replay, req.idHigh, req.idLow);
     },
   };
+}
+
+/** The 64-bit key pools and tables use for an NAI (two independent 32-bit hashes). */
+export function naiKey(nai: string): [number, number] {
+  return [naiHashString(nai, 0x9e3779b9), naiHashString(nai, 0x85ebca6b)];
 }
 
 export function naiOf(exts: readonly Extension[]): string | undefined {

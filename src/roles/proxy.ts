@@ -194,6 +194,7 @@ function onOuterRequest(st: ProxyState, data: Buffer, src: number, srcPort: numb
   if (req.lifetime === 0) {
     v.commit();
     deregister(st, nai, req.careOfAddress, srcPort, now, out);
+    relayHomeDeregistration(st, req, now, out);
     const outer = held ? st.pool.addressOf(slot) : req.homeAddress;
     send(out, buildReply(st.reg, node.sa, peer, ReplyCode.ACCEPTED, 0, outer, v.replyHigh, v.replyLow, []), src, srcPort);
     return;
@@ -259,6 +260,31 @@ function onOuterRequest(st: ProxyState, data: Buffer, src: number, srcPort: numb
   count(st.counters, 'relayed');
   out.push(log('info', 'home-request-relayed', { nai, ha: ipStr(ha.address), careOf: ipStr(req.careOfAddress) }));
   out.push({ kind: 'send-udp', dst: ha.address, dstPort: ha.port, src: st.cfg.inside, data: relayed });
+}
+
+/**
+ * A node leaving (shutdown) may carry its home deregistration in the outer one: relay it as is.
+ * No FA-HA extension on deregistrations (RFC 5944 App. F); the HA's answer is not awaited.
+ */
+function relayHomeDeregistration(st: ProxyState, req: request.RegistrationRequest, now: number, out: Action[]): void {
+  const inner = findNvse(req.extensions, st.cfg.vendorId, NvseType.HOME_REQUEST);
+  if (!inner) return;
+  let home: request.RegistrationRequest;
+  try {
+    home = request.decode(Buffer.from(inner.value));
+  } catch {
+    count(st.counters, 'drop_home_request_malformed');
+    return;
+  }
+  const ha = st.has.get(home.homeAgent);
+  if (!ha || home.lifetime !== 0) {
+    count(st.counters, 'drop_home_deregistration');
+    return;
+  }
+  st.homes.delete(naiOf(req.extensions) ?? '');
+  count(st.counters, 'relayed_deregistration');
+  out.push(log('info', 'home-deregistration-relayed', { ha: ipStr(ha.address), home: ipStr(home.homeAddress), at: now }));
+  out.push({ kind: 'send-udp', dst: ha.address, dstPort: ha.port, src: st.cfg.inside, data: Buffer.from(inner.value) });
 }
 
 function appendExtension(msg: Buffer, e: Extension): Buffer {

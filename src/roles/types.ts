@@ -18,6 +18,9 @@ export interface UdpEvent {
   dstPort: number;
   /** Arrival interface, when the socket layer knows it. */
   ifname?: string;
+  /** IP TTL of the datagram and link-layer source (12 hex digits), when the socket layer knows them. */
+  ttl?: number;
+  linkSrc?: string;
   data: Buffer;
 }
 
@@ -61,7 +64,7 @@ export type TunnelType = 'ipip' | 'udp';
 
 export type Action =
   /** Send a UDP datagram from the Mobile IP socket (src/srcPort default to the socket's). */
-  | { kind: 'send-udp'; dst: number; dstPort: number; src?: number; data: Buffer }
+  | { kind: 'send-udp'; dst: number; dstPort: number; src?: number; ifname?: string; data: Buffer }
   /** Send an ICMP message on an interface (agent discovery: TTL 1). */
   | { kind: 'send-icmp'; ifname: string; dst: number; ttl: number; data: Buffer }
   /** Home agent: deliver packets for `home` to `careOf` (tunnel) or toward the VPN gateway. */

@@ -145,7 +145,7 @@ export function stepProxy(st: ProxyState, ev: RoleEvent, now: number): Action[] 
         count(st.counters, 'home_timeout');
         out.push(log('warn', 'home-agent-timeout', { nai: p.nai, ha: ipStr(p.ha) }));
         releaseOuterIfUnused(st, p, now);
-        send(out, buildReply(st.reg, p.node.sa, p.peer, ReplyCode.FA_HA_UNREACHABLE, 0, p.outer, p.req.idHigh, p.req.idLow, []), p.src, p.srcPort);
+        send(st, out, buildReply(st.reg, p.node.sa, p.peer, ReplyCode.FA_HA_UNREACHABLE, 0, p.outer, p.req.idHigh, p.req.idLow, [], p.nai), p.src, p.srcPort);
       }
       for (const [nai, h] of st.homes) if (h.expiresAt <= now) st.homes.delete(nai);
       break;
@@ -182,7 +182,7 @@ function onOuterRequest(st: ProxyState, data: Buffer, src: number, srcPort: numb
   const { req, node, peer } = v;
   const nai = node.nai!;
   const denyNow = (code: number, reason: string, ext: Extension[] = []) =>
-    deny(st, code, reason, buildReply(st.reg, node.sa, peer, code, 0, req.homeAddress, req.idHigh, req.idLow, ext), src, srcPort, out);
+    deny(st, code, reason, buildReply(st.reg, node.sa, peer, code, 0, req.homeAddress, req.idHigh, req.idLow, ext, nai), src, srcPort, out);
 
   // The outer address: the one this NAI holds, or a new one from the pool (RFC 2794 style).
   const [hi, lo] = naiKey(nai);
@@ -196,7 +196,7 @@ function onOuterRequest(st: ProxyState, data: Buffer, src: number, srcPort: numb
     deregister(st, nai, req.careOfAddress, srcPort, now, out);
     relayHomeDeregistration(st, req, now, out);
     const outer = held ? st.pool.addressOf(slot) : req.homeAddress;
-    send(out, buildReply(st.reg, node.sa, peer, ReplyCode.ACCEPTED, 0, outer, v.replyHigh, v.replyLow, []), src, srcPort);
+    send(st, out, buildReply(st.reg, node.sa, peer, ReplyCode.ACCEPTED, 0, outer, v.replyHigh, v.replyLow, [], nai), src, srcPort);
     return;
   }
   slot = st.pool.allocate(hi, lo, now);
@@ -219,7 +219,7 @@ function onOuterRequest(st: ProxyState, data: Buffer, src: number, srcPort: numb
       return denyNow(code, 'proxy-map');
     }
     const ext: Extension[] = udpRequested ? [udpTunnelReply(st.reg, v.tunnel, v.forced)] : [];
-    send(out, buildReply(st.reg, node.sa, peer, ReplyCode.ACCEPTED, v.lifetime, outer, v.replyHigh, v.replyLow, ext), src, srcPort);
+    send(st, out, buildReply(st.reg, node.sa, peer, ReplyCode.ACCEPTED, v.lifetime, outer, v.replyHigh, v.replyLow, ext, nai), src, srcPort);
     return;
   }
 
@@ -332,7 +332,7 @@ function onHomeReply(st: ProxyState, data: Buffer, src: number, now: number, out
     count(st.counters, `deny_${code}`);
   }
   out.push(log(code === 0 ? 'info' : 'warn', 'home-reply', { nai: p.nai, code, home: ipStr(m.homeAddress), outer: ipStr(p.outer) }));
-  send(out, buildReply(st.reg, p.node.sa, p.peer, code, lifetime, p.outer, p.replyHigh, p.replyLow, ext), p.src, p.srcPort);
+  send(st, out, buildReply(st.reg, p.node.sa, p.peer, code, lifetime, p.outer, p.replyHigh, p.replyLow, ext, p.nai), p.src, p.srcPort);
 }
 
 /** Puts (home, outer) at the request's care-of address into the proxy map; returns the reply code. */
@@ -394,8 +394,8 @@ function removeNode(st: ProxyState, nd: number, now: number, out: Action[], why:
     const fa = st.fas.get(agent);
     if (revokeAgents && agent && fa?.sa && st.revSupport[s]) {
       // RFC 3543: tell the foreign agent serving this binding (sent once; the binding goes regardless).
-      send(out, encodeRevocation({ type: 7, flags: RevocationFlag.A, homeAddress: st.map.outer[nd]!, homeDomainAddress: st.cfg.outside,
-        foreignDomainAddress: agent, revocationId: st.nextRevocationId++ >>> 0, extensions: [] }, [{ type: 34, sa: fa.sa }]), agent, st.cfg.mipPort);
+      send(st, out, encodeRevocation({ type: 7, flags: RevocationFlag.A, homeAddress: st.map.outer[nd]!, homeDomainAddress: st.cfg.outside,
+        foreignDomainAddress: agent, revocationId: st.nextRevocationId++ >>> 0, extensions: [] }, [{ type: 34, sa: fa.sa }]), agent, st.cfg.mipPort, st.cfg.outside);
     }
     removeCoa(st, s, now, out);
     n++;
@@ -430,11 +430,12 @@ function bindingAction(st: ProxyState, s: number, op: 'set' | 'del'): Action {
 function deny(st: ProxyState, code: number, reason: string, data: Buffer, dst: number, dstPort: number, out: Action[]): void {
   count(st.counters, `deny_${code}`);
   out.push(log('warn', 'request-denied', { code, reason, src: ipStr(dst) }));
-  send(out, data, dst, dstPort);
+  send(st, out, data, dst, dstPort);
 }
 
-function send(out: Action[], data: Buffer, dst: number, dstPort: number): void {
-  out.push({ kind: 'send-udp', dst, dstPort, data });
+/** Sends from the outside address unless told otherwise (toward the home agents: the inside one). */
+function send(st: ProxyState, out: Action[], data: Buffer, dst: number, dstPort: number, src = st.cfg.outside): void {
+  out.push({ kind: 'send-udp', dst, dstPort, data, src });
 }
 
 /** The home agent revokes a home binding relayed by us (RFC 3543, A = 1). */
@@ -455,8 +456,8 @@ function onRevocation(st: ProxyState, data: Buffer, src: number, srcPort: number
   const nd = st.map.findByHome(m.homeAddress);
   if (nd !== NONE) removeNode(st, nd, now, out, 'revoked_by_ha', true);
   else for (const [nai, h] of st.homes) if (h.home === m.homeAddress) st.homes.delete(nai);
-  send(out, encodeRevocationAck({ type: 15, flags: m.flags & RevocationFlag.I ? REVOCATION_ACK_I : 0, homeAddress: m.homeAddress, revocationId: m.revocationId, extensions: [] },
-    [{ type: 34, sa: ha.sa }]), src, srcPort);
+  send(st, out, encodeRevocationAck({ type: 15, flags: m.flags & RevocationFlag.I ? REVOCATION_ACK_I : 0, homeAddress: m.homeAddress, revocationId: m.revocationId, extensions: [] },
+    [{ type: 34, sa: ha.sa }]), src, srcPort, st.cfg.inside);
 }
 
 function onRevocationAck(st: ProxyState, data: Buffer, src: number, out: Action[]): void {

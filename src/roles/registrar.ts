@@ -92,7 +92,7 @@ export function checkRequest(cfg: RegistrarConfig, look: Lookup, ctx: RequestCon
   if (fhExts.length > 0 && !peer?.sa) return { kind: 'drop', reason: 'fa-ha-without-sa' };
   const deny = (code: number, reason: string, idHigh = req.idHigh, idLow = req.idLow): Verdict => ({
     kind: 'deny', code, reason,
-    reply: buildReply(cfg, node.sa, peer, code, 0, req.homeAddress, idHigh, idLow, []),
+    reply: buildReply(cfg, node.sa, peer, code, 0, req.homeAddress, idHigh, idLow, [], nai),
   });
   if (!checkAuth(node.sa, ctx.buf, 0, mnha)) return deny(ReplyCode.HA_MN_AUTH_FAILED, 'mn-ha-auth');
   // §3.8.2.1 b: Identification, with the SA selected by the SPI.
@@ -155,16 +155,17 @@ export function naiOf(exts: readonly Extension[]): string | undefined {
 }
 
 /**
- * A signed Registration Reply (RFC 5944 §3.8.3): `extra` extensions, then MN-HA authentication
- * with the node's SA, then FA-HA authentication when we share an SA with the relaying agent.
+ * A signed Registration Reply (RFC 5944 §3.8.3): the NAI extension when the request had one
+ * (RFC 2794 §3: the reply MUST include it), `extra` extensions, then MN-HA authentication with the
+ * node's SA, then FA-HA authentication when we share an SA with the relaying agent.
  */
 export function buildReply(cfg: RegistrarConfig, sa: SecurityAssociation, peer: PeerRecord | undefined,
-  code: number, lifetime: number, home: number, idHigh: number, idLow: number, extra: Extension[]): Buffer {
+  code: number, lifetime: number, home: number, idHigh: number, idLow: number, extra: Extension[], nai?: string): Buffer {
   const signers: Signer[] = [{ type: 32, sa }];
   if (peer?.sa) signers.push({ type: 34, sa: peer.sa });
   return encodeReply({
     type: 3, code, lifetime, homeAddress: home, homeAgent: cfg.address, idHigh, idLow,
-    extensions: extra,
+    extensions: nai === undefined ? extra : [{ kind: 'nai', nai }, ...extra],
   }, signers);
 }
 

@@ -688,9 +688,11 @@ function onReply(st: FaState, ev: UdpEvent, rp: RegistrationReply, now: number):
   const p = matchPending(st, rp, nai);
   if (p === NONE) return drop(st, 'rx_reply_unmatched', 'no pending request for this reply', { src: ip(ev.src), home: ip(rp.homeAddress) });
   const pNai = st.pendingNai[p];
-  // Authenticate (§3.7.1, §3.7.3.1): exactly one valid FA-HA extension when we share an SA and lifetime != 0.
+  // Authenticate (§3.7.1, §3.7.3.1): exactly one valid FA-HA extension when we share an SA. Unlike
+  // the HA's check of requests (§3.8.2.1 c), replies to deregistrations are not exempt: a forged
+  // lifetime-0 acceptance would otherwise delete the visitor entry.
   const haSa = st.homeAgents.get(P.homeAgent[p]!);
-  if (haSa && rp.lifetime !== 0 && !(P.flags[p]! & RegFlag.D)) {
+  if (haSa && !(P.flags[p]! & RegFlag.D)) {
     const fh = authExtensions(x, Ext.FA_HA_AUTH);
     if (fh.length !== 1 || !checkAuth(haSa, ev.data, 0, fh[0])) {
       count(st.counters, 'auth_fail');

@@ -327,7 +327,7 @@ test('reply: HA denial relayed, existing visitor entry untouched', () => {
   const st = fa();
   register(st);
   stepFa(st, fromMn(req({ fields: { idLow: 77 } })), T0 + 1000);
-  const acts = stepFa(st, fromHa(rep({ code: 131, lifetime: 0, idLow: 77 }, [{ type: 32, sa: MN_HA }])), T0 + 1100);
+  const acts = stepFa(st, fromHa(rep({ code: 131, lifetime: 0, idLow: 77 }, [{ type: 32, sa: MN_HA }, { type: 34, sa: FA_HA }])), T0 + 1100);
   assert.is(visitors(acts).length, 0);
   assert.is(reply.decode(udps(acts)[0]!.data).code, 131);
   assert.is(st.table.visitorCount, 1);
@@ -358,7 +358,7 @@ test('deregistration: accepted reply with lifetime 0 removes the visitor', () =>
   register(st);
   const [o] = udps(stepFa(st, fromMn(req({ fields: { lifetime: 0, careOfAddress: HOME, idLow: 5 } })), T0 + 2000));
   assert.equal(request.decode(o!.data).extensions.map((e) => e.kind), ['auth'], 'no FA-HA on deregistration');
-  const acts = stepFa(st, fromHa(rep({ lifetime: 0, idLow: 5 }, [{ type: 32, sa: MN_HA }])), T0 + 2100);
+  const acts = stepFa(st, fromHa(rep({ lifetime: 0, idLow: 5 }, [{ type: 32, sa: MN_HA }, { type: 34, sa: FA_HA }])), T0 + 2100);
   assert.equal(visitors(acts).map((v) => [v.op, v.home]), [['del', HOME]]);
   assert.is(st.table.visitorCount, 0);
   assert.is(udps(acts).length, 1);

@@ -1,0 +1,46 @@
+/**
+ * Authentication attacks against the role state machines (RFC 5944 §3.7.3.1, §3.8.2.1, §5.7,
+ * RFC 3543 §4): forged, truncated, wrong-SPI, wrong-key and replayed messages are rejected with
+ * the RFC code or dropped silently, and change no state. Loopback attacks against running daemons
+ * are in attacks-daemons.test.ts.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { stepFa } from '../../src/roles/fa';
+import * as reply from '../../src/wire/registration-reply';
+import * as F from '../unit/roles/fa-util';
+import { runFa } from '../fuzz/roles';
+
+const wrongFaHa = F.sa(400, 'not the fa-ha secret');
+
+function registered() {
+  const st = F.fa({ restrictHomeAgents: true, homeAgents: [{ address: F.HA, sa: F.FA_HA }] });
+  stepFa(st, F.fromMn(F.req({ fields: { idLow: 1 } })), F.T0);
+  const acts = stepFa(st, F.fromHa(F.rep({ idLow: 1 })), F.T0 + 100);
+  assert.ok(F.visitors(acts).some((v) => v.op === 'set'), 'visitor set by the authentic reply');
+  return st;
+}
+
+test('regression (role-fa fuzz, seed 20260926): a deregistration reply failing FA-HA does not delete the visitor', () => {
+  const st = registered();
+  stepFa(st, F.fromMn(F.req({ fields: { lifetime: 0, careOfAddress: F.HOME, idLow: 9 } })), F.T0 + 1000);
+  for (const signers of [[{ type: 32 as const, sa: F.MN_HA }], [{ type: 32 as const, sa: F.MN_HA }, { type: 34 as const, sa: wrongFaHa }]]) {
+    const acts = stepFa(st, F.fromHa(F.rep({ lifetime: 0, idLow: 9 }, signers)), F.T0 + 1100);
+    assert.is(F.visitors(acts).length, 0, 'no visitor action');
+    assert.is(st.table.visitorCount, 1, 'visitor kept');
+    const sent = F.udps(acts).map((u) => reply.decode(u.data).code);
+    assert.ok(sent.every((c) => c === 68), `only 68 (FA-HA failed) goes to the node, got ${sent}`);
+    stepFa(st, F.fromMn(F.req({ fields: { lifetime: 0, careOfAddress: F.HOME, idLow: 9 } })), F.T0 + 1000);
+  }
+});
+
+test('regression: the fuzz sequence that found it', () => {
+  const seq = [
+    { k: 'msg', m: { sign: 2, lifetime: 1, coa: 3325256711, flags: 0, home: 167837746, muts: [], nai: false, low: 2094878661 }, kind: 3 },
+    { k: 'random', b: Uint8Array.from([142, 51]) },
+    { k: 'msg', m: { sign: 1, lifetime: 0, coa: 3221225985, flags: 128, home: 167837746, muts: [], nai: true, low: 420208608 }, kind: 2 },
+  ];
+  runFa(seq as never);
+});
+
+test.run();

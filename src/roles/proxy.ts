@@ -193,7 +193,7 @@ function onOuterRequest(st: ProxyState, data: Buffer, src: number, srcPort: numb
   }
   if (req.lifetime === 0) {
     v.commit();
-    deregister(st, nai, req.careOfAddress, srcPort, now, out);
+    deregister(st, nai, req.careOfAddress, src, srcPort, now, out);
     relayHomeDeregistration(st, req, now, out);
     const outer = held ? st.pool.addressOf(slot) : req.homeAddress;
     send(st, out, buildReply(st.reg, node.sa, peer, ReplyCode.ACCEPTED, 0, outer, v.replyHigh, v.replyLow, [], nai), src, srcPort);
@@ -213,7 +213,7 @@ function onOuterRequest(st: ProxyState, data: Buffer, src: number, srcPort: numb
       return denyNow(ReplyCode.HA_UNSPECIFIED, 'home-registration-required', [{ kind: 'message-string', subtype: 1, text: 'home registration required' }]);
     }
     v.commit();
-    const code = bind(st, nai, h.home, outer, req, v.lifetime, v.tunnel, srcPort, peer, now, out);
+    const code = bind(st, nai, h.home, outer, req, v.lifetime, v.tunnel, src, srcPort, peer, now, out);
     if (code !== ReplyCode.ACCEPTED) {
       if (!held) st.pool.release(slot, now);
       return denyNow(code, 'proxy-map');
@@ -324,7 +324,7 @@ function onHomeReply(st: ProxyState, data: Buffer, src: number, now: number, out
   let lifetime = 0;
   if (isAccepted(m.code)) {
     st.homes.set(p.nai, { home: m.homeAddress, ha: ha.address, expiresAt: now + m.lifetime * 1000 });
-    code = bind(st, p.nai, m.homeAddress, p.outer, p.req, p.lifetime, p.tunnel, p.srcPort, p.peer, now, out);
+    code = bind(st, p.nai, m.homeAddress, p.outer, p.req, p.lifetime, p.tunnel, p.src, p.srcPort, p.peer, now, out);
     if (code === ReplyCode.ACCEPTED) lifetime = p.lifetime;
   }
   if (code !== ReplyCode.ACCEPTED) {
@@ -337,13 +337,13 @@ function onHomeReply(st: ProxyState, data: Buffer, src: number, now: number, out
 
 /** Puts (home, outer) at the request's care-of address into the proxy map; returns the reply code. */
 function bind(st: ProxyState, nai: string, home: number, outer: number, req: request.RegistrationRequest, lifetime: number,
-  tunnel: 'ipip' | 'udp', srcPort: number, peer: PeerRecord | undefined, now: number, out: Action[]): number {
+  tunnel: 'ipip' | 'udp', src: number, srcPort: number, peer: PeerRecord | undefined, now: number, out: Action[]): number {
   const port = tunnel === 'udp' ? srcPort : 0;
-  // Behind a NAT the care-of address the proxy tunnels to is the NAT's, i.e. the source address.
   const nd0 = st.map.findByHome(home);
   const before: Action[] = [];
   if (nd0 !== NONE) for (let s = st.map.firstCoa(nd0); s !== NONE; s = st.map.nextCoa(s)) before.push(bindingAction(st, s, 'del'));
-  const careOf = req.careOfAddress;
+  // Behind a NAT (RFC 3519) the tunnel endpoint is the NAT's public address and port: the source.
+  const careOf = tunnel === 'udp' ? src : req.careOfAddress;
   const slot = st.map.bind(home, outer, careOf, port, tunnel === 'udp' ? TUNNEL_UDP : TUNNEL_IPIP, req.flags, req.idHigh, req.idLow, lifetime, now);
   if (slot < 0) {
     return slot === NODE_LIMIT ? ReplyCode.HA_TOO_MANY_BINDINGS : slot === FULL ? ReplyCode.HA_INSUFFICIENT_RESOURCES : slot === CONFLICT ? ReplyCode.HA_PROHIBITED : ReplyCode.HA_UNSPECIFIED;
@@ -361,7 +361,7 @@ function bind(st: ProxyState, nai: string, home: number, outer: number, req: req
   return ReplyCode.ACCEPTED;
 }
 
-function deregister(st: ProxyState, nai: string, careOf: number, srcPort: number, now: number, out: Action[]): void {
+function deregister(st: ProxyState, nai: string, careOf: number, src: number, srcPort: number, now: number, out: Action[]): void {
   const h = st.homes.get(nai);
   const nd = h ? st.map.findByHome(h.home) : NONE;
   if (nd === NONE) return;
@@ -370,7 +370,8 @@ function deregister(st: ProxyState, nai: string, careOf: number, srcPort: number
     return;
   }
   for (let s = st.map.firstCoa(nd); s !== NONE; s = st.map.nextCoa(s)) {
-    if (st.map.careOf[s] === careOf && (st.map.tunnel[s] !== TUNNEL_UDP || st.map.port[s] === srcPort)) {
+    const match = st.map.tunnel[s] === TUNNEL_UDP ? st.map.careOf[s] === src && st.map.port[s] === srcPort : st.map.careOf[s] === careOf;
+    if (match) {
       removeCoa(st, s, now, out);
       return;
     }

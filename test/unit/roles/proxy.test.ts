@@ -153,6 +153,7 @@ test('behind a NAT: UDP tunnel to the NAT address and port (RFC 3519)', () => {
   const pb = r.all.find((a) => a.kind === 'proxy-binding') as Extract<Action, { kind: 'proxy-binding' }>;
   assert.is(pb.tunnel, 'udp');
   assert.is(pb.port, 61000);
+  assert.is(pb.careOf, COA2, 'the tunnel goes to the NAT address the request came from, not the private care-of address');
 });
 
 test('home agent denial is passed to the node with the HA reply inside', () => {

@@ -18,6 +18,7 @@ import { initCrypto } from '../auth/algorithms';
 import type { Action, RoleEvent, Counters, LinkEvent } from '../roles/types';
 import { buildRuntime, Runtime } from './runtime';
 import { RoamdError } from '../errors';
+import { RateLimiter } from '../platform/rate-limit';
 
 export interface DaemonOptions { configFile: string; profile?: string }
 
@@ -43,6 +44,8 @@ export class Daemon {
   /** Last data-plane state per key, shown by `status` (the data plane itself is issue #5's). */
   private readonly dataplaneState = new Map<string, Action>();
   private stopping = false;
+  /** Per-source token buckets in front of the role (fixed table: 4096 sources, 64 KiB). */
+  private limiter: RateLimiter | undefined;
 
   constructor(private readonly opts: DaemonOptions) {}
 
@@ -83,6 +86,12 @@ export class Daemon {
         src = parseIp(rinfo.address);
       } catch {
         this.count('rx_bad_source');
+        return;
+      }
+      const rate = this.cfg.main.rateLimit;
+      if (this.limiter?.opts.rate !== rate) this.limiter = new RateLimiter({ rate, burst: 2 * rate, capacity: 4096 });
+      if (!this.limiter.allow(src, Date.now())) {
+        this.count('rx_rate_limited');
         return;
       }
       this.dispatch({ kind: 'udp', src, srcPort: rinfo.port, dst: address, dstPort: port, data });

@@ -30,6 +30,8 @@ export interface MainConfig {
   profile: string;
   logLevel: LogLevel;
   snapshot?: string;
+  /** Datagrams per second accepted from one source address (src/platform/rate-limit.ts); 0 = off. */
+  rateLimit: number;
 }
 
 export type RoleConfig =
@@ -76,6 +78,7 @@ function buildConfig(file: string, p: UciPackage): RoamdConfig {
     profile: m.str('profile', DEFAULT_PROFILE[role]),
     logLevel: m.oneOf<LogLevel>('log_level', ['debug', 'info', 'warn', 'error'], 'info'),
     snapshot: m.optStr('snapshot'),
+    rateLimit: m.int('rate_limit', 0, 1_000_000, 100),
   };
   const vendorId = m.int('vendor_id', 1, 0xffffffff, DEFAULT_VENDOR_ID);
   m.checkUnknown();

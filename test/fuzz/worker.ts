@@ -35,7 +35,7 @@ try {
   result.ok = true;
 } catch (e) {
   result.ok = false;
-  result.failure = String((e as Error).message).slice(0, 4000);
+  result.failure = `${String((e as Error).message).slice(0, 3000)}\ncause: ${String((e as Error & { cause?: unknown }).cause ?? '').slice(0, 1000)}`;
 }
 Object.assign(result, { inputs, accepted: t ? accepted : undefined, ms: Date.now() - t0 });
 console.log(JSON.stringify(result));

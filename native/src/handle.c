@@ -14,13 +14,24 @@
 #include <string.h>
 #include <unistd.h>
 
-static void maybe_free(rd_handle *h) {
-  if (h->js_alive || h->poll_inited) return;
+/* The receive ring and vectors go at close(): only the small struct waits for the GC. */
+static void free_buffers(rd_handle *h) {
   free(h->ring);
   free(h->msgs);
   free(h->iov);
   free(h->names);
   free(h->ctrl);
+  h->ring = NULL;
+  h->msgs = NULL;
+  h->iov = NULL;
+  h->names = NULL;
+  h->ctrl = NULL;
+  h->nslots = 0;
+}
+
+static void maybe_free(rd_handle *h) {
+  if (h->js_alive || h->poll_inited) return;
+  free_buffers(h);
   h->magic = 0;
   free(h);
 }
@@ -67,6 +78,7 @@ static void close_fd(rd_handle *h, int engine_ok) {
   }
   close(h->fd);
   h->fd = -1;
+  free_buffers(h); /* on_poll never touches them once fd < 0, and JS has its own copies */
   unlink_handle(h);
   release_js(h, engine_ok);
 }

@@ -17,6 +17,8 @@ import { loadProfile, computeCapacities, formatCapacities, Capacities } from '..
 import { initCrypto } from '../auth/algorithms';
 import type { Action, RoleEvent, Counters, LinkEvent } from '../roles/types';
 import { buildRuntime, Runtime } from './runtime';
+import { DataPlane, DataplaneHost, NoDataPlane } from '../dataplane/index';
+import { MsgType } from '../wire/constants';
 import { RoamdError } from '../errors';
 import { RateLimiter } from '../platform/rate-limit';
 
@@ -41,8 +43,9 @@ export class Daemon {
   private readonly started = Date.now();
   /** Daemon-level counters (socket errors, unsupported actions), merged into `stats`. */
   private readonly counters: Counters = {};
-  /** Last data-plane state per key, shown by `status` (the data plane itself is issue #5's). */
-  private readonly dataplaneState = new Map<string, Action>();
+  private dp!: DataPlane;
+  /** Actions run in order; a data-plane step (netlink) completes before the next send. */
+  private queue: Promise<void> = Promise.resolve();
   private stopping = false;
   /** Per-source token buckets in front of the role (fixed table: 4096 sources, 64 KiB). */
   private limiter: RateLimiter | undefined;
@@ -52,8 +55,8 @@ export class Daemon {
   async start(): Promise<void> {
     this.cfg = loadConfig(this.opts.configFile);
     this.log = new Logger(this.cfg.main.logLevel);
-    if (this.cfg.main.dataplane !== 'none') {
-      throw new RoamdError('ERR_CONFIG_INVALID', `${this.cfg.file}: dataplane '${this.cfg.main.dataplane}' is not available in this build yet; use 'none' (signalling only)`);
+    if (this.cfg.main.dataplane === 'kernel') {
+      throw new RoamdError('ERR_CONFIG_INVALID', `${this.cfg.file}: dataplane 'kernel' is not available in this build yet; use 'userspace' or 'none'`);
     }
     await initCrypto().catch(() => undefined); // libsodium only matters for SHA-256/BLAKE2b SAs
     const profilePath = resolveProfile(this.opts.profile ?? this.cfg.main.profile);
@@ -63,6 +66,8 @@ export class Daemon {
     const now = Date.now();
     this.rt = buildRuntime(this.cfg, this.caps, now);
     if (this.cfg.main.role !== 'mn') for (const a of this.cfg.main.listen) await this.openSocket(a, this.cfg.main.port);
+    this.dp = await this.buildDataplane();
+    await this.dp.start();
     this.control = await serveControl(this.cfg.main.controlSocket, (req) => this.onControl(req));
     this.tick = setInterval(() => this.dispatch({ kind: 'tick' }), this.caps.tick_ms);
     process.on('SIGHUP', () => this.reload().catch((e) => this.log.log('error', 'reload-failed', { error: (e as Error).message })));
@@ -73,6 +78,29 @@ export class Daemon {
       port: this.cfg.main.port, control: this.cfg.main.controlSocket, dataplane: this.cfg.main.dataplane, profile: profile.name,
     });
     this.dispatch({ kind: 'tick' });
+  }
+
+  private async buildDataplane(): Promise<DataPlane> {
+    const host: DataplaneHost = {
+      sendUdp: (data, dst, port, src) => this.sendUdp(data, dst, port, src),
+      log: (level, event, fields) => this.log.log(level, event, fields),
+      count: (name, n = 1) => {
+        this.counters[name] = (this.counters[name] ?? 0) + n;
+      },
+      dispatch: (ev) => this.dispatch(ev),
+    };
+    if (this.cfg.main.dataplane === 'none') return new NoDataPlane(host);
+    const { UserspaceDataPlane } = await import('../dataplane/userspace');
+    const c = this.cfg, d = c.dataplane, rc = c.roleConfig;
+    return new UserspaceDataPlane(host, {
+      role: rc.role, tunName: d.tun, mtu: d.mtu, mipPort: c.main.port,
+      haAddress: rc.role === 'ha' ? rc.ha.address : undefined, homeInterface: d.homeInterface, vpnGateway: d.vpnGateway,
+      outside: rc.role === 'proxy' ? rc.proxy.outside : undefined, outerPool: c.outerPool,
+      faInterfaces: rc.role === 'fa' ? rc.fa.interfaces.map((i) => ({ ifname: i.ifname, address: i.address })) : undefined,
+      mnInterfaces: rc.role === 'mn' ? rc.mn.interfaces.map((i) => i.ifname) : undefined,
+      proxyOutside: rc.role === 'mn' ? rc.mn.proxy?.outside : undefined, vpnTunName: d.vpnTun, natKeepaliveS: d.natKeepalive,
+      vpn: d.vpnConnection ? { connection: d.vpnConnection, child: d.vpnChild!, uri: d.viciSocket } : undefined,
+    });
   }
 
   private openSocket(address: number, port: number): Promise<Socket> {
@@ -94,7 +122,9 @@ export class Daemon {
         this.count('rx_rate_limited');
         return;
       }
-      this.dispatch({ kind: 'udp', src, srcPort: rinfo.port, dst: address, dstPort: port, data });
+      // RFC 3519 tunnel data rides the Mobile IP port: it is data-plane traffic, not signalling.
+      if (data[0] === MsgType.TUNNEL_DATA) this.dp.tunnelData(data, src, rinfo.port, address);
+      else this.dispatch({ kind: 'udp', src, srcPort: rinfo.port, dst: address, dstPort: port, data });
     });
     sock.on('error', (e) => {
       this.count('socket_error');
@@ -104,6 +134,7 @@ export class Daemon {
       sock.once('error', reject);
       sock.bind(port, ipToString(address), () => {
         sock.off('error', reject);
+        sock.setBroadcast(true); // replies to nodes without an address go to 255.255.255.255 (RFC 5944 §3.7.2.3)
         resolve(sock);
       });
     });
@@ -123,52 +154,48 @@ export class Daemon {
       this.log.log('error', 'role-exception', { event: ev.kind, error: (e as Error).stack ?? String(e) });
       return;
     }
-    for (const a of actions) this.perform(a);
+    if (actions.length === 0) return;
+    this.queue = this.queue.then(() => this.performAll(actions)).catch((e) => {
+      this.count('action_error');
+      this.log.log('error', 'action-error', { error: (e as Error).message });
+    });
   }
 
-  private perform(a: Action): void {
-    switch (a.kind) {
-      case 'log':
-        this.log.log(a.level, a.event, a.fields);
-        return;
-      case 'send-udp': {
-        const src = a.src ?? this.cfg.main.listen[0] ?? 0;
-        const send = (s: Socket) => s.send(a.data, a.dstPort, ipToString(a.dst), (err) => {
-          if (err) {
-            this.count('tx_error');
-            this.log.log('warn', 'send-failed', { dst: ipToString(a.dst), error: err.message });
-          }
-        });
-        const sock = this.sockets.get(src);
-        if (sock) send(sock);
-        else if (this.cfg.main.role === 'mn') {
-          // The node sends from its current care-of address: bind it on first use (ephemeral port).
-          this.openSocket(src, 0).then(send, (e: Error) => {
-            this.count('tx_error');
-            this.log.log('warn', 'bind-failed', { address: ipToString(src), error: e.message });
-          });
-        } else {
-          this.count('tx_no_socket');
-          this.log.log('warn', 'no-socket', { src: ipToString(src) });
-        }
-        return;
+  private async performAll(actions: Action[]): Promise<void> {
+    for (const a of actions) {
+      switch (a.kind) {
+        case 'log':
+          this.log.log(a.level, a.event, a.fields);
+          break;
+        case 'send-udp':
+          this.sendUdp(a.data, a.dst, a.dstPort, a.src);
+          break;
+        default:
+          if (this.log.enabled('debug')) this.log.log('debug', 'dataplane', { action: a.kind, op: 'op' in a ? a.op : 'set' });
+          await this.dp.apply(a);
       }
-      case 'send-icmp':
-        // Agent discovery needs raw ICMP, which only the userspace/kernel data planes provide.
-        if (this.count('icmp_unsupported'), this.counters.icmp_unsupported === 1) {
-          this.log.log('warn', 'icmp-unavailable', { reason: "dataplane 'none' has no raw ICMP socket: agent advertisements and solicitations are not sent" });
-        }
-        return;
-      case 'ha-binding':
-      case 'proxy-binding':
-      case 'visitor':
-      case 'mn-state': {
-        const key = a.kind === 'mn-state' ? 'mn' : `${a.kind}/${a.home}/${'careOf' in a ? a.careOf : 0}`;
-        if (a.kind !== 'mn-state' && a.op === 'del') this.dataplaneState.delete(key);
-        else this.dataplaneState.set(key, a);
-        this.log.log('debug', 'dataplane', { action: a.kind, op: 'op' in a ? a.op : 'set' });
-        return;
+    }
+  }
+
+  private sendUdp(data: Buffer, dst: number, dstPort: number, srcAddr?: number): void {
+    const src = srcAddr ?? this.cfg.main.listen[0] ?? 0;
+    const send = (s: Socket) => s.send(data, dstPort, ipToString(dst), (err) => {
+      if (err) {
+        this.count('tx_error');
+        this.log.log('warn', 'send-failed', { dst: ipToString(dst), error: err.message });
       }
+    });
+    const sock = this.sockets.get(src);
+    if (sock) send(sock);
+    else if (this.cfg.main.role === 'mn') {
+      // The node sends from its current care-of address: bind it on first use (ephemeral port).
+      this.openSocket(src, 0).then(send, (e: Error) => {
+        this.count('tx_error');
+        this.log.log('warn', 'bind-failed', { address: ipToString(src), error: e.message });
+      });
+    } else {
+      this.count('tx_no_socket');
+      this.log.log('warn', 'no-socket', { src: ipToString(src) });
     }
   }
 
@@ -179,7 +206,8 @@ export class Daemon {
         return {
           role: this.rt.role, pid: process.pid, uptime: Math.round((now - this.started) / 1000), config: this.cfg.file,
           dataplane: this.cfg.main.dataplane, capacities: this.caps, ...this.rt.status(),
-          ...(this.rt.role === 'mn' ? { dataplaneState: this.dataplaneState.get('mn') ?? null } : {}),
+          dataplaneStatus: this.dp.status(),
+          ...(this.rt.role === 'mn' ? { dataplaneState: (this.dp.status().mn as Action | null) ?? null } : {}),
         };
       case 'bindings':
         return this.rt.bindings(now);
@@ -213,7 +241,7 @@ export class Daemon {
     this.cfg = next;
     this.log.level = next.main.logLevel;
     for (const a of next.main.role === 'mn' ? [] : next.main.listen) await this.openSocket(a, next.main.port);
-    for (const a of actions) this.perform(a);
+    await this.performAll(actions);
     this.log.log('info', 'reloaded', { config: next.file });
   }
 
@@ -222,8 +250,10 @@ export class Daemon {
     this.stopping = true;
     this.dispatch({ kind: 'shutdown' });
     if (this.tick) clearInterval(this.tick);
+    await this.queue;
     // Give the deregistrations and acknowledgements a moment to leave.
     await new Promise((r) => setTimeout(r, 100));
+    await this.dp?.stop().catch((e) => this.log.log('warn', 'dataplane-stop-failed', { error: (e as Error).message }));
     this.control?.close();
     for (const s of this.sockets.values()) s.close();
     this.log.log('info', 'stopped', { code });

@@ -40,9 +40,23 @@ export type RoleConfig =
   | { role: 'fa'; fa: FaConfig }
   | { role: 'mn'; mn: MnConfig };
 
+/** `config dataplane`: how the userspace data plane attaches to the system. */
+export interface DataplaneConfig {
+  tun: string;
+  mtu: number;
+  homeInterface?: string;
+  vpnGateway?: number;
+  vpnTun: string;
+  vpnConnection?: string;
+  vpnChild?: string;
+  viciSocket?: string;
+  natKeepalive: number;
+}
+
 export interface RoamdConfig {
   file: string;
   main: MainConfig;
+  dataplane: DataplaneConfig;
   roleConfig: RoleConfig;
   /** Address ranges of the pools, for the tables. */
   homePool?: { first: number; count: number };
@@ -81,11 +95,27 @@ function buildConfig(file: string, p: UciPackage): RoamdConfig {
     rateLimit: m.int('rate_limit', 0, 1_000_000, 100),
   };
   const vendorId = m.int('vendor_id', 1, 0xffffffff, DEFAULT_VENDOR_ID);
+  // Read by the OpenWrt init script (firewall zones to open), not by the daemon itself.
+  m.list('firewall_zone');
   m.checkUnknown();
-  const out: RoamdConfig = { file, main, roleConfig: undefined as never };
+  const d = single(file, p, 'dataplane', false);
+  const dataplane: DataplaneConfig = {
+    tun: d?.str('tun', 'roamd0') ?? 'roamd0',
+    mtu: d?.int('mtu', 576, 9000, 1400) ?? 1400,
+    homeInterface: d?.optStr('home_interface'),
+    vpnGateway: d?.optIp('vpn_gateway'),
+    vpnTun: d?.str('vpn_tun', 'roamdvpn') ?? 'roamdvpn',
+    vpnConnection: d?.optStr('vpn_connection'),
+    vpnChild: d?.optStr('vpn_child'),
+    viciSocket: d?.optStr('vici_socket'),
+    natKeepalive: d?.int('nat_keepalive', 1, 3600, 20) ?? 20,
+  };
+  d?.checkUnknown();
+  if (dataplane.vpnConnection && !dataplane.vpnChild) d!.fail('vpn_child', 'is required with vpn_connection');
+  const out: RoamdConfig = { file, main, dataplane, roleConfig: undefined as never };
   switch (role) {
     case 'ha': {
-      checkSectionTypes(file, p, ['roamd', 'home_agent', 'mobile_node', 'peer']);
+      checkSectionTypes(file, p, ['roamd', 'home_agent', 'mobile_node', 'peer', 'dataplane']);
       const h = single(file, p, 'home_agent', true)!;
       const ha: HaConfig = {
         address: h.ip('address'),
@@ -119,7 +149,7 @@ function buildConfig(file: string, p: UciPackage): RoamdConfig {
       return out;
     }
     case 'proxy': {
-      checkSectionTypes(file, p, ['roamd', 'proxy', 'mobile_node', 'peer']);
+      checkSectionTypes(file, p, ['roamd', 'proxy', 'mobile_node', 'peer', 'dataplane']);
       const x = single(file, p, 'proxy', true)!;
       const peers = sections(file, p, 'peer');
       const proxy: ProxyConfig = {
@@ -156,14 +186,14 @@ function buildConfig(file: string, p: UciPackage): RoamdConfig {
       return out;
     }
     case 'fa': {
-      checkSectionTypes(file, p, ['roamd', 'foreign_agent', 'interface', 'mobile_node', 'peer']);
+      checkSectionTypes(file, p, ['roamd', 'foreign_agent', 'interface', 'mobile_node', 'peer', 'dataplane']);
       const fa = buildFaConfig(file, p, port);
       if (main.listen.length === 0) main.listen = fa.interfaces.map((i) => i.address);
       out.roleConfig = { role: 'fa', fa };
       return out;
     }
     case 'mn': {
-      checkSectionTypes(file, p, ['roamd', 'mobile', 'interface']);
+      checkSectionTypes(file, p, ['roamd', 'mobile', 'interface', 'dataplane']);
       const mn = buildMnConfig(file, p, port, vendorId);
       out.roleConfig = { role: 'mn', mn };
       return out;

@@ -1,0 +1,481 @@
+/**
+ * The `userspace` data plane: packets move through TUN devices and raw IPv4 sockets (protocol 4
+ * for IP-in-IP, ICMP for agent discovery) in this process; RFC 3519 UDP tunnels go through the
+ * daemon's Mobile IP socket. rtnetlink installs the addresses, routes and rules around them, all
+ * tagged (route protocol 213, rule priorities 10000..10099) and removed on stop.
+ *
+ * Per role:
+ * - ha: proxy ARP for away nodes on the home link; VPN-mode bindings routed toward the VPN gateway,
+ *   tunnel-mode bindings routed into the TUN and tunnelled to the care-of address.
+ * - proxy: the outer-address pool routed into the TUN; packets for an outer address tunnelled to
+ *   every care-of address bound to it (simultaneous bindings); reverse-tunnelled packets accepted
+ *   only from a care-of address bound to their inner source, then routed on by the kernel.
+ * - fa: host routes to visitors on the access link; their packets reverse-tunnelled (RFC 3024) by
+ *   a policy rule into the TUN; tunnelled packets for visitors decapsulated and delivered.
+ * - mn: the mobility TUN holds the outer address, a second TUN the home address (the VPN inner
+ *   address); policy routing hides the physical interfaces except for the agent's own traffic;
+ *   the VPN client is brought up outside and terminated at home.
+ */
+import { RawSocket, Tun, Packet, ifName } from './native';
+import { Rtnl, sysctl, RULE_BASE } from '../netlink/rtnl';
+import { encapsulateIpip, tunnelDataFrame, decapsulateIpip, ipv4View, icmpEcho } from './packets';
+import type { Action, LinkEvent } from '../roles/types';
+import type { DataPlane, DataplaneHost } from './index';
+import { VpnControl, VpnConfig } from './vpn';
+import { IpProto } from '../wire/constants';
+
+export interface UserspaceOptions {
+  role: 'ha' | 'proxy' | 'fa' | 'mn';
+  tunName: string;
+  mipPort: number;
+  /** ha */
+  haAddress?: number;
+  homeInterface?: string;
+  vpnGateway?: number;
+  /** proxy */
+  outside?: number;
+  outerPool?: { first: number; count: number };
+  /** fa */
+  faInterfaces?: Array<{ ifname: string; address: number }>;
+  /** mn */
+  mnInterfaces?: string[];
+  proxyOutside?: number;
+  vpnTunName?: string;
+  vpn?: VpnConfig;
+  natKeepaliveS?: number;
+  mtu?: number;
+}
+
+/** Routing tables roamd uses on the node: everything but the agent's traffic, and per-agent exits. */
+const MN_TABLE = 210;
+const MN_AGENT_TABLE = 211;
+const FA_TABLE = 212;
+
+const ipStr = (a: number) => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+
+/** Largest CIDR blocks covering [first, first + count). */
+export function coveringPrefixes(first: number, count: number): Array<{ network: number; length: number }> {
+  const out: Array<{ network: number; length: number }> = [];
+  let a = first;
+  const end = first + count;
+  while (a < end) {
+    let len = 32;
+    while (len > 0) {
+      const size = 2 ** (32 - (len - 1));
+      if (a % size !== 0 || a + size > end) break;
+      len--;
+    }
+    out.push({ network: a >>> 0, length: len });
+    a += 2 ** (32 - len);
+  }
+  return out;
+}
+
+interface Binding { careOf: number; tunnel: 'ipip' | 'udp'; port: number }
+
+export class UserspaceDataPlane implements DataPlane {
+  readonly mode = 'userspace' as const;
+  private nl!: Rtnl;
+  private tun: Tun | undefined;
+  private vpnTun: Tun | undefined;
+  private ipip: RawSocket | undefined;
+  private readonly icmp = new Map<string, RawSocket>();
+  /** ha: home → bindings; proxy: outer → bindings; fa: visitor home → {homeAgent, careOf}. */
+  private readonly bindings = new Map<number, Binding[]>();
+  private readonly visitors = new Map<number, { homeAgent: number; careOf: number; ifname: string; rule: number }>();
+  private readonly ruleSlots = new Set<number>();
+  private homeIfIndex = 0;
+  private mn: Extract<Action, { kind: 'mn-state' }> | undefined;
+  private mnInstalled: { rules: Array<Parameters<Rtnl['addRule']>[0]>; routes: Array<Parameters<Rtnl['addRoute']>[0]>; addrs: Array<[number, number, number]> } = { rules: [], routes: [], addrs: [] };
+  private vpn: VpnControl | undefined;
+  private keepalive: NodeJS.Timeout | undefined;
+  private lastTx = 0;
+  private linkTimer: NodeJS.Timeout | undefined;
+  private readonly counters: Record<string, number> = {};
+
+  constructor(private readonly host: DataplaneHost, private readonly o: UserspaceOptions) {}
+
+  private count(name: string, n = 1): void {
+    this.counters[name] = (this.counters[name] ?? 0) + n;
+  }
+
+  async start(): Promise<void> {
+    this.nl = new Rtnl();
+    const removed = await this.nl.cleanup();
+    if (removed) this.host.log('info', 'dataplane-cleanup', { removed, reason: 'left over from an earlier run' });
+    const o = this.o;
+    if (o.role !== 'mn') sysctl('net.ipv4.ip_forward', '1');
+    this.tun = Tun.open(o.tunName, { up: true, mtu: o.mtu ?? 1400 });
+    this.tun.onPackets((pkts) => this.fromTun(pkts));
+    this.ipip = RawSocket.open(IpProto.IPIP, { hdrincl: true, pktinfo: true });
+    this.ipip.onPackets((pkts) => this.fromIpip(pkts));
+    const tunIndex = await this.nl.linkIndex(o.tunName);
+    for (const k of ['all', 'default', o.tunName]) sysctl(`net.ipv4.conf.${k}.rp_filter`, '2');
+    switch (o.role) {
+      case 'ha':
+        if (o.homeInterface) {
+          this.homeIfIndex = await this.nl.linkIndex(o.homeInterface);
+          // The HA routes away nodes' packets back out the home link: no redirects to the senders.
+          sysctl(`net.ipv4.conf.${o.homeInterface}.send_redirects`, '0');
+          sysctl('net.ipv4.conf.all.send_redirects', '0');
+        }
+        break;
+      case 'proxy':
+        for (const p of coveringPrefixes(o.outerPool!.first, o.outerPool!.count)) await this.nl.addRoute({ dst: p.network, prefixLength: p.length, dev: tunIndex });
+        break;
+      case 'fa':
+        await this.nl.addRoute({ dst: 0, prefixLength: 0, table: FA_TABLE, dev: tunIndex });
+        for (const i of o.faInterfaces ?? []) this.openIcmp(i.ifname, [10]);
+        break;
+      case 'mn':
+        this.vpnTun = Tun.open(o.vpnTunName ?? 'roamdvpn', { up: true, mtu: 1400 });
+        this.vpnTun.onPackets(() => this.count('vpn_tun_rx')); // nothing is routed here; only its address matters
+        for (const k of o.mnInterfaces ?? []) {
+          try {
+            this.openIcmp(k, [9]);
+            sysctl(`net.ipv4.conf.${k}.rp_filter`, '2');
+          } catch (e) {
+            this.host.log('warn', 'interface-unavailable', { ifname: k, error: (e as Error).message });
+          }
+        }
+        if (o.vpn) this.vpn = new VpnControl(o.vpn);
+        this.nl.watch(() => this.scheduleLinkScan());
+        await this.linkScan();
+        this.keepalive = setInterval(() => this.natKeepalive(), 1000);
+        break;
+    }
+    this.host.log('info', 'dataplane-started', { mode: 'userspace', role: o.role, tun: o.tunName });
+  }
+
+  private openIcmp(ifname: string, types: number[]): void {
+    const s = RawSocket.open(IpProto.ICMP, { device: ifname, pktinfo: true, multicastTtl: 1, multicastIf: ifname, multicastLoop: false, icmpTypes: types });
+    s.joinMulticast(0xe0000001, ifname); // 224.0.0.1, advertisements (RFC 1256)
+    s.joinMulticast(0xe000000b, ifname); // 224.0.0.11, mobile agents (RFC 5944 §2.2)
+    s.onPackets((pkts) => {
+      for (const p of pkts) {
+        const v = ipv4View(p.data);
+        if (!v || v.protocol !== IpProto.ICMP) continue;
+        this.host.dispatch({ kind: 'icmp', src: v.src, dst: v.dst, ifname, ttl: p.ttl ?? p.data[8]!, data: p.data.subarray(v.headerLength, v.totalLength) });
+      }
+    });
+    this.icmp.set(ifname, s);
+  }
+
+  async apply(a: Action): Promise<void> {
+    try {
+      switch (a.kind) {
+        case 'send-icmp': {
+          const s = this.icmp.get(a.ifname);
+          if (!s) {
+            this.count('icmp_no_socket');
+            return;
+          }
+          s.send(a.data, a.dst);
+          return;
+        }
+        case 'ha-binding': return await this.haBinding(a);
+        case 'proxy-binding': return this.proxyBinding(a);
+        case 'visitor': return await this.visitor(a);
+        case 'mn-state': return await this.mnState(a);
+        default:
+      }
+    } catch (e) {
+      this.count('apply_error');
+      this.host.log('error', 'dataplane-error', { action: a.kind, error: (e as Error).message });
+    }
+  }
+
+  // --- home agent ----------------------------------------------------------------------------
+
+  private async haBinding(a: Extract<Action, { kind: 'ha-binding' }>): Promise<void> {
+    const list = this.bindings.get(a.home) ?? [];
+    const rest = list.filter((b) => b.careOf !== a.careOf);
+    if (a.op === 'set') rest.push({ careOf: a.careOf, tunnel: a.tunnel, port: a.port });
+    if (rest.length) this.bindings.set(a.home, rest);
+    else this.bindings.delete(a.home);
+    const tunIndex = await this.nl.linkIndex(this.o.tunName);
+    if (rest.length) {
+      if (this.homeIfIndex) await this.nl.addProxyNeighbour(this.homeIfIndex, a.home);
+      if (a.mode === 'vpn' && this.o.vpnGateway) await this.nl.addRoute({ dst: a.home, prefixLength: 32, gateway: this.o.vpnGateway });
+      else await this.nl.addRoute({ dst: a.home, prefixLength: 32, dev: tunIndex });
+    } else {
+      if (this.homeIfIndex) await this.nl.delProxyNeighbour(this.homeIfIndex, a.home);
+      await this.nl.delRoute({ dst: a.home, prefixLength: 32, ...(a.mode === 'vpn' && this.o.vpnGateway ? { gateway: this.o.vpnGateway } : { dev: tunIndex }) });
+    }
+  }
+
+  // --- proxy -----------------------------------------------------------------------------------
+
+  private proxyBinding(a: Extract<Action, { kind: 'proxy-binding' }>): void {
+    const list = (this.bindings.get(a.outer) ?? []).filter((b) => !(b.careOf === a.careOf && b.port === a.port));
+    if (a.op === 'set') list.push({ careOf: a.careOf, tunnel: a.tunnel, port: a.port });
+    if (list.length) this.bindings.set(a.outer, list);
+    else this.bindings.delete(a.outer);
+  }
+
+  // --- foreign agent ---------------------------------------------------------------------------
+
+  private async visitor(a: Extract<Action, { kind: 'visitor' }>): Promise<void> {
+    const ifIndex = await this.nl.linkIndex(a.ifname);
+    const old = this.visitors.get(a.home);
+    if (old) {
+      await this.nl.delRule({ priority: old.rule, table: FA_TABLE, src: a.home, iif: old.ifname });
+      this.ruleSlots.delete(old.rule);
+      this.visitors.delete(a.home);
+    }
+    if (a.op === 'del') {
+      await this.nl.delRoute({ dst: a.home, prefixLength: 32, dev: ifIndex });
+      return;
+    }
+    await this.nl.addRoute({ dst: a.home, prefixLength: 32, dev: ifIndex, scope: 'link' });
+    let rule = RULE_BASE + 10;
+    while (this.ruleSlots.has(rule)) rule++;
+    if (a.reverse) {
+      this.ruleSlots.add(rule);
+      await this.nl.addRule({ priority: rule, table: FA_TABLE, src: a.home, iif: a.ifname });
+    }
+    this.visitors.set(a.home, { homeAgent: a.homeAgent, careOf: a.careOf, ifname: a.ifname, rule });
+  }
+
+  // --- mobile node -----------------------------------------------------------------------------
+
+  private scheduleLinkScan(): void {
+    if (this.linkTimer) return;
+    this.linkTimer = setTimeout(() => {
+      this.linkTimer = undefined;
+      this.linkScan().catch((e) => this.host.log('warn', 'link-scan-failed', { error: (e as Error).message }));
+    }, 50);
+  }
+
+  private lastLinks = new Map<string, string>();
+
+  /** Reads the physical interfaces' state and feeds changes to the role as link events. */
+  private async linkScan(): Promise<void> {
+    const links = await this.nl.links();
+    const addrs = await this.nl.addresses();
+    const routes = await this.nl.sock.getRoutes({ family: 2 } as never);
+    for (const name of this.o.mnInterfaces ?? []) {
+      const l = links.find((x) => x.name === name);
+      const ev: LinkEvent = { kind: 'link', ifname: name, up: !!l && l.up, addresses: [] };
+      if (l) {
+        ev.addresses = addrs.filter((x) => x.index === l.index).map((x) => ({ address: x.address, prefixLength: x.prefixLength }));
+        const def = routes.find((r) => r.data.dstLen === 0 && r.attrs.oif === l.index && r.attrs.gateway && (r.attrs.table ?? r.data.table) === 254);
+        if (def) ev.gateway = def.attrs.gateway!.readUInt32BE(0);
+      }
+      const key = JSON.stringify(ev);
+      if (this.lastLinks.get(name) === key) continue;
+      this.lastLinks.set(name, key);
+      this.host.dispatch(ev);
+    }
+  }
+
+  private async mnState(a: Extract<Action, { kind: 'mn-state' }>): Promise<void> {
+    const prev = this.mn;
+    this.mn = a;
+    const same = prev && prev.location === a.location && prev.careOf === a.careOf && prev.agent === a.agent && prev.outerAddress === a.outerAddress && prev.homeAddress === a.homeAddress && prev.ifname === a.ifname && prev.tunnel === a.tunnel;
+    if (!same) await this.mnInstall(a);
+    if (prev?.vpn !== a.vpn) this.mnVpn(a);
+  }
+
+  private async mnInstall(a: Extract<Action, { kind: 'mn-state' }>): Promise<void> {
+    const nl = this.nl;
+    const inst = this.mnInstalled;
+    const tunIndex = await nl.linkIndex(this.o.tunName);
+    const vpnIndex = await nl.linkIndex(this.o.vpnTunName ?? 'roamdvpn');
+    const want: typeof inst = { rules: [], routes: [], addrs: [] };
+    if (a.homeAddress) want.addrs.push([vpnIndex, a.homeAddress, 32]);
+    if (a.location === 'foreign' && a.outerAddress) {
+      const phys = await nl.linkIndex(a.ifname).catch(() => 0);
+      want.addrs.push([tunIndex, a.outerAddress, 32]);
+      want.routes.push({ dst: 0, prefixLength: 0, table: MN_TABLE, dev: tunIndex, src: a.outerAddress });
+      // The agent's own traffic leaves from the care-of address (co-located) or toward the FA.
+      if (a.agent === 0 && a.careOf) want.rules.push({ priority: RULE_BASE, table: 254, src: a.careOf });
+      if (phys) {
+        want.rules.push({ priority: RULE_BASE + 1, table: MN_AGENT_TABLE, oif: a.ifname });
+        if (a.agent) {
+          want.routes.push({ dst: a.agent, prefixLength: 32, dev: phys, scope: 'link' });
+          want.routes.push({ dst: 0, prefixLength: 0, table: MN_AGENT_TABLE, gateway: a.agent, dev: phys });
+          want.rules.push({ priority: RULE_BASE + 2, table: 254, dst: a.agent });
+        }
+      }
+      want.rules.push({ priority: RULE_BASE + 50, table: MN_TABLE });
+    }
+    // Install the new state before removing the old one (make-before-break for the routes).
+    for (const [i, ad, l] of want.addrs) if (!inst.addrs.some((x) => x[0] === i && x[1] === ad)) await nl.addAddress(i, ad, l);
+    for (const r of want.routes) await nl.addRoute(r);
+    for (const r of want.rules) if (!inst.rules.some((x) => JSON.stringify(x) === JSON.stringify(r))) await nl.addRule(r);
+    for (const r of inst.rules) if (!want.rules.some((x) => JSON.stringify(x) === JSON.stringify(r))) await nl.delRule(r);
+    for (const r of inst.routes) if (!want.routes.some((x) => JSON.stringify(x) === JSON.stringify(r))) await nl.delRoute(r);
+    for (const [i, ad, l] of inst.addrs) if (!want.addrs.some((x) => x[0] === i && x[1] === ad)) await nl.delAddress(i, ad, l);
+    this.mnInstalled = want;
+    this.host.log('info', 'dataplane-mn', { location: a.location, careOf: ipStr(a.careOf), outer: ipStr(a.outerAddress), agent: ipStr(a.agent), tunnel: a.tunnel, ifname: a.ifname });
+  }
+
+  private mnVpn(a: Extract<Action, { kind: 'mn-state' }>): void {
+    if (!this.vpn) return;
+    const t0 = Date.now();
+    const job = a.vpn === 'up' ? this.vpn.up() : a.vpn === 'pass-through' ? this.vpn.down().then(() => null) : Promise.resolve(null);
+    job.then((sa) => {
+      if (a.vpn === 'up') this.host.log('info', 'vpn-up', { ike: sa ? `${sa.ikeSpiI}_${sa.ikeSpiR}` : 'none', child: sa?.children.map((c) => `${c.spiIn}/${c.spiOut}`).join(',') ?? '', ms: Date.now() - t0 });
+      else if (a.vpn === 'pass-through') this.host.log('info', 'vpn-pass-through', {});
+    }, (e: Error) => {
+      this.count('vpn_error');
+      this.host.log('warn', 'vpn-failed', { want: a.vpn, error: e.message });
+    });
+  }
+
+  private natKeepalive(): void {
+    const a = this.mn;
+    if (!a || a.location !== 'foreign' || a.tunnel !== 'udp' || !this.o.proxyOutside) return;
+    const k = (this.o.natKeepaliveS ?? 20) * 1000;
+    if (Date.now() - this.lastTx < k) return;
+    // RFC 3519 §4.9: a UDP-encapsulated ICMP echo request to the home agent (here, the proxy).
+    this.sendUdpTunnel(icmpEcho(a.outerAddress, this.o.proxyOutside, 0x726d, Date.now() & 0xffff), this.o.proxyOutside, this.o.mipPort, a.careOf);
+    this.count('nat_keepalive');
+  }
+
+  private sendUdpTunnel(inner: Buffer, dst: number, port: number, src?: number): void {
+    this.lastTx = Date.now();
+    this.host.sendUdp(tunnelDataFrame(inner), dst, port, src);
+  }
+
+  // --- packets ---------------------------------------------------------------------------------
+
+  /** Packets the kernel routed into our TUN. */
+  private fromTun(pkts: Packet[]): void {
+    const o = this.o;
+    for (const p of pkts) {
+      const v = ipv4View(p.data);
+      if (!v) {
+        this.count('tun_not_ipv4');
+        continue;
+      }
+      const pkt = p.data.subarray(0, v.totalLength);
+      switch (o.role) {
+        case 'ha':
+        case 'proxy': {
+          // Toward every care-of address bound to the destination (home or outer address).
+          const list = this.bindings.get(v.dst);
+          if (!list) {
+            this.count('tun_no_binding');
+            continue;
+          }
+          const src = o.role === 'ha' ? o.haAddress! : o.outside!;
+          for (const b of list) {
+            if (b.tunnel === 'udp') this.sendUdpTunnel(pkt, b.careOf, b.port, src);
+            else this.ipip!.send(encapsulateIpip(pkt, src, b.careOf), b.careOf);
+          }
+          this.count('tx_tunnelled', list.length);
+          break;
+        }
+        case 'fa': {
+          // Reverse tunnelling (RFC 3024): a visitor's packet, to its home agent.
+          const vis = this.visitors.get(v.src);
+          if (!vis) {
+            this.count('tun_not_visitor');
+            continue;
+          }
+          this.ipip!.send(encapsulateIpip(pkt, vis.careOf, vis.homeAgent), vis.homeAgent);
+          this.count('tx_reverse_tunnelled');
+          break;
+        }
+        case 'mn': {
+          const a = this.mn;
+          if (!a || a.location !== 'foreign') {
+            this.count('tun_not_attached');
+            continue;
+          }
+          if (a.tunnel === 'udp') this.sendUdpTunnel(pkt, o.proxyOutside!, o.mipPort, a.careOf);
+          else if (a.agent) this.sendViaAgent(pkt, a);
+          else this.ipip!.send(encapsulateIpip(pkt, a.careOf, o.proxyOutside!), o.proxyOutside!);
+          this.lastTx = Date.now();
+          break;
+        }
+      }
+    }
+  }
+
+  private agentSock: { ifname: string; sock: RawSocket } | undefined;
+
+  /** With a foreign agent care-of address the node sends plainly on the link; the FA reverse-tunnels. */
+  private sendViaAgent(pkt: Buffer, a: Extract<Action, { kind: 'mn-state' }>): void {
+    if (this.agentSock?.ifname !== a.ifname) {
+      this.agentSock?.sock.close();
+      this.agentSock = { ifname: a.ifname, sock: RawSocket.open(255, { hdrincl: true, device: a.ifname, pktinfo: false }) };
+    }
+    this.agentSock.sock.send(pkt, ipv4View(pkt)!.dst);
+  }
+
+  /** IP-in-IP packets received on the raw socket. */
+  private fromIpip(pkts: Packet[]): void {
+    for (const p of pkts) {
+      const d = decapsulateIpip(p.data);
+      const inner = d ? ipv4View(d.inner) : null;
+      if (!d || !inner) {
+        this.count('rx_ipip_malformed');
+        continue;
+      }
+      if (!this.acceptInner(d.outerSrc, 0, inner.src, inner.dst, 'ipip')) continue;
+      this.tun!.write(d.inner);
+      this.count('rx_decapsulated');
+    }
+  }
+
+  tunnelData(data: Buffer, src: number, srcPort: number): void {
+    if (data.length < 4 || data[1] !== IpProto.IPIP) {
+      this.count('rx_tunnel_data_bad');
+      return;
+    }
+    const innerBuf = data.subarray(4);
+    const inner = ipv4View(innerBuf);
+    if (!inner || !this.acceptInner(src, srcPort, inner.src, inner.dst, 'udp')) {
+      if (!inner) this.count('rx_tunnel_data_bad');
+      return;
+    }
+    this.tun!.write(innerBuf.subarray(0, inner.totalLength));
+    this.count('rx_decapsulated');
+  }
+
+  /** Anti-spoofing: a tunnelled packet is accepted only from where its inner address is bound. */
+  private acceptInner(outerSrc: number, port: number, innerSrc: number, innerDst: number, tunnel: 'ipip' | 'udp'): boolean {
+    const o = this.o;
+    let ok = false;
+    switch (o.role) {
+      case 'ha':
+      case 'proxy':
+        ok = !!this.bindings.get(innerSrc)?.some((b) => b.careOf === outerSrc && b.tunnel === tunnel && (tunnel === 'ipip' || b.port === port));
+        break;
+      case 'fa':
+        ok = this.visitors.has(innerDst) && [...this.visitors.values()].some((x) => x.homeAgent === outerSrc);
+        break;
+      case 'mn':
+        ok = !!this.mn && outerSrc === o.proxyOutside && innerDst === this.mn.outerAddress;
+        break;
+    }
+    if (!ok) this.count('rx_spoofed_or_unbound');
+    return ok;
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      mode: 'userspace', tun: this.o.tunName, bindings: this.bindings.size, visitors: this.visitors.size, mn: this.mn ?? null,
+      counters: this.counters, tunStats: this.tun?.stats(), ipipStats: this.ipip?.stats(),
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.keepalive) clearInterval(this.keepalive);
+    if (this.linkTimer) clearTimeout(this.linkTimer);
+    if (this.mn?.vpn === 'up' && this.vpn) await this.vpn.down().catch(() => undefined);
+    for (const s of this.icmp.values()) s.close();
+    this.agentSock?.sock.close();
+    this.ipip?.close();
+    const removed = await this.nl.cleanup().catch(() => 0);
+    for (const [i, a, l] of this.mnInstalled.addrs) await this.nl.delAddress(i, a, l);
+    if (this.homeIfIndex) for (const home of this.bindings.keys()) await this.nl.delProxyNeighbour(this.homeIfIndex, home);
+    this.tun?.close();
+    this.vpnTun?.close();
+    this.nl.close();
+    this.host.log('info', 'dataplane-stopped', { removed, ifname: ifName.name });
+  }
+}

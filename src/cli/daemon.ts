@@ -116,15 +116,19 @@ export class Daemon {
         this.count('rx_bad_source');
         return;
       }
+      // RFC 3519 tunnel data rides the Mobile IP port: it is data-plane traffic, not signalling,
+      // so it is not rate limited here (the data plane accepts it only from bound care-of addresses).
+      if (data[0] === MsgType.TUNNEL_DATA) {
+        this.dp.tunnelData(data, src, rinfo.port, address);
+        return;
+      }
       const rate = this.cfg.main.rateLimit;
       if (this.limiter?.opts.rate !== rate) this.limiter = new RateLimiter({ rate, burst: 2 * rate, capacity: 4096 });
       if (!this.limiter.allow(src, Date.now())) {
         this.count('rx_rate_limited');
         return;
       }
-      // RFC 3519 tunnel data rides the Mobile IP port: it is data-plane traffic, not signalling.
-      if (data[0] === MsgType.TUNNEL_DATA) this.dp.tunnelData(data, src, rinfo.port, address);
-      else this.dispatch({ kind: 'udp', src, srcPort: rinfo.port, dst: address, dstPort: port, data });
+      this.dispatch({ kind: 'udp', src, srcPort: rinfo.port, dst: address, dstPort: port, data });
     });
     sock.on('error', (e) => {
       this.count('socket_error');

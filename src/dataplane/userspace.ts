@@ -147,6 +147,23 @@ export class UserspaceDataPlane implements DataPlane {
     this.host.log('info', 'dataplane-started', { mode: 'userspace', role: o.role, tun: o.tunName });
   }
 
+  private readonly agentRoutes = new Set<string>();
+
+  /** The node reaches an advertising agent on its link even before it has an address there. */
+  private agentHeard(src: number, ifname: string): void {
+    const key = `${src}/${ifname}`;
+    if (this.agentRoutes.has(key)) return;
+    this.agentRoutes.add(key);
+    void (async () => {
+      const index = await this.nl.linkIndex(ifname);
+      await this.nl.addRoute({ dst: src, prefixLength: 32, dev: index, scope: 'link' });
+      await this.nl.addRule({ priority: RULE_BASE + 2, table: 254, dst: src });
+    })().catch((e) => {
+      this.agentRoutes.delete(key);
+      this.host.log('warn', 'agent-route-failed', { agent: ipStr(src), ifname, error: (e as Error).message });
+    });
+  }
+
   private openIcmp(ifname: string, types: number[]): void {
     const s = RawSocket.open(IpProto.ICMP, { device: ifname, pktinfo: true, multicastTtl: 1, multicastIf: ifname, multicastLoop: false, icmpTypes: types });
     s.joinMulticast(0xe0000001, ifname); // 224.0.0.1, advertisements (RFC 1256)
@@ -155,6 +172,7 @@ export class UserspaceDataPlane implements DataPlane {
       for (const p of pkts) {
         const v = ipv4View(p.data);
         if (!v || v.protocol !== IpProto.ICMP) continue;
+        if (this.o.role === 'mn' && p.data[v.headerLength] === 9) this.agentHeard(v.src, ifname);
         this.host.dispatch({ kind: 'icmp', src: v.src, dst: v.dst, ifname, ttl: p.ttl ?? p.data[8]!, data: p.data.subarray(v.headerLength, v.totalLength) });
       }
     });
@@ -292,11 +310,7 @@ export class UserspaceDataPlane implements DataPlane {
       if (a.agent === 0 && a.careOf) want.rules.push({ priority: RULE_BASE, table: 254, src: a.careOf });
       if (phys) {
         want.rules.push({ priority: RULE_BASE + 1, table: MN_AGENT_TABLE, oif: a.ifname });
-        if (a.agent) {
-          want.routes.push({ dst: a.agent, prefixLength: 32, dev: phys, scope: 'link' });
-          want.routes.push({ dst: 0, prefixLength: 0, table: MN_AGENT_TABLE, gateway: a.agent, dev: phys });
-          want.rules.push({ priority: RULE_BASE + 2, table: 254, dst: a.agent });
-        }
+        if (a.agent) want.routes.push({ dst: 0, prefixLength: 0, table: MN_AGENT_TABLE, gateway: a.agent, dev: phys });
       }
       want.rules.push({ priority: RULE_BASE + 50, table: MN_TABLE });
     }

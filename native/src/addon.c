@@ -42,7 +42,7 @@ static napi_value init(napi_env env, napi_value exports) {
   rd_env *e = calloc(1, sizeof *e);
   if (!e) return NULL;
   napi_set_instance_data(env, e, free_env, NULL);
-  napi_add_env_cleanup_hook(env, rd_env_cleanup, e);
+  napi_add_async_cleanup_hook(env, rd_env_cleanup, e, &e->hook);
   static const struct { const char *name; napi_callback fn; } fns[] = {
     { "ifIndex", if_index }, { "ifName", if_name }, { "tunOpen", rd_tun_open }, { "tunWrite", rd_tun_write },
     { "tunWriteBatch", rd_tun_write_batch }, { "rawOpen", rd_raw_open }, { "rawSend", rd_raw_send },

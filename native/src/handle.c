@@ -38,8 +38,14 @@ static void maybe_free(rd_handle *h) {
 
 static void on_uv_closed(uv_handle_t *uh) {
   rd_handle *h = uh->data;
+  rd_env *e = h->owner;
   h->poll_inited = 0;
   maybe_free(h);
+  if (e && --e->pending_closes == 0 && e->tearing_down && e->hook) {
+    napi_async_cleanup_hook_handle hook = e->hook;
+    e->hook = NULL;
+    napi_remove_async_cleanup_hook(hook);
+  }
 }
 
 static void unlink_handle(rd_handle *h) {
@@ -75,6 +81,7 @@ static void close_fd(rd_handle *h, int engine_ok) {
   if (h->poll_inited && !uv_is_closing((uv_handle_t *)&h->poll)) {
     uv_poll_stop(&h->poll);
     uv_close((uv_handle_t *)&h->poll, on_uv_closed);
+    if (h->owner) h->owner->pending_closes++;
   }
   close(h->fd);
   h->fd = -1;
@@ -91,16 +98,22 @@ static void finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   rd_handle *h = data;
-  int engine_ok = !(h->renv && h->renv->tearing_down);
-  close_fd(h, engine_ok);
+  close_fd(h, !h->env_gone && !(h->renv && h->renv->tearing_down));
   h->js_alive = 0;
   maybe_free(h);
 }
 
-void rd_env_cleanup(void *arg) {
+void rd_env_cleanup(napi_async_cleanup_hook_handle hook, void *arg) {
   rd_env *e = arg;
   e->tearing_down = 1;
-  while (e->head) close_fd(e->head, 0);
+  while (e->head) {
+    e->head->env_gone = 1; /* its finalizer, if any runs, must not touch references */
+    close_fd(e->head, 0);
+  }
+  if (e->pending_closes == 0) {
+    e->hook = NULL;
+    napi_remove_async_cleanup_hook(hook);
+  }
 }
 
 rd_handle *rd_handle_new(napi_env env, int kind, int fd, napi_value *external) {
@@ -124,6 +137,7 @@ rd_handle *rd_handle_new(napi_env env, int kind, int fd, napi_value *external) {
   }
   napi_get_instance_data(env, (void **)&e);
   if (e) {
+    h->owner = e;
     h->renv = e;
     h->next = e->head;
     if (e->head) e->head->prev = h;

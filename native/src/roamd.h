@@ -28,9 +28,16 @@ enum rd_kind { RD_TUN = 1, RD_RAW = 2 };
 typedef struct rd_env rd_env;
 typedef struct rd_handle rd_handle;
 
+/*
+ * Per-env state. Teardown (process exit, worker termination) goes through an async cleanup hook:
+ * it closes every open handle and completes only when libuv has run every close callback, since
+ * Node unloads the addon afterwards and a later callback would jump into unmapped code.
+ */
 struct rd_env {
-  int tearing_down; /* set by the env cleanup hook: finalizers must not call into the engine */
-  rd_handle *head;  /* open handles, closed by the cleanup hook */
+  int tearing_down;    /* set by the cleanup hook: finalizers must not call into the engine */
+  rd_handle *head;     /* open handles, closed by the cleanup hook */
+  uint32_t pending_closes; /* uv_close() calls whose callback has not run yet */
+  napi_async_cleanup_hook_handle hook;
 };
 
 struct rd_handle {
@@ -39,10 +46,11 @@ struct rd_handle {
   int fd;
   int ifindex; /* TUN: its own interface (reported as the arrival interface) */
   napi_env env;
-  rd_env *renv;
+  rd_env *renv;  /* while open: the list it is on */
+  rd_env *owner; /* always: for pending_closes */
   rd_handle *prev, *next;
   uv_poll_t poll;
-  unsigned poll_inited : 1, polling : 1, dispatching : 1, js_alive : 1, actx_release_pending : 1;
+  unsigned poll_inited : 1, polling : 1, dispatching : 1, js_alive : 1, actx_release_pending : 1, env_gone : 1;
   napi_ref cb;
   napi_async_context actx;
   uint32_t batch;  /* packets per wake-up, at most */
@@ -68,7 +76,7 @@ rd_handle *rd_handle_new(napi_env env, int kind, int fd, napi_value *external);
 rd_handle *rd_handle_arg(napi_env env, napi_value v, int kind); /* throws and returns NULL if bad or closed */
 int rd_ensure_ring(rd_handle *h, uint32_t nslots);
 void rd_handle_close(rd_handle *h);
-void rd_env_cleanup(void *arg);
+void rd_env_cleanup(napi_async_cleanup_hook_handle hook, void *arg);
 napi_value rd_start(napi_env env, napi_callback_info info);
 napi_value rd_stop(napi_env env, napi_callback_info info);
 napi_value rd_close(napi_env env, napi_callback_info info);

@@ -4,8 +4,8 @@
  * the compression of the message blocks plus one outer block. Written out in JavaScript because
  * Node's createHmac() spends about 2 µs setting up OpenSSL per call, several times the MD5 work
  * for a registration message (bench/registration.ts profile, docs/performance.md). Checked
- * against node:crypto by test/unit/auth/hmac-md5.test.ts. Memory: 8 state words and a 16-word
- * block buffer per key.
+ * against node:crypto by test/unit/auth/hmac-md5.test.ts. Memory: 8 state words per key (32 bytes
+ * and one typed array), a shared scratch block.
  */
 
 const S = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
@@ -31,35 +31,38 @@ function compress(st: Int32Array, x: Int32Array): void {
 
 const INIT = [0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476];
 
+// Scratch state shared by every key: mac() runs to completion, nothing re-enters it.
+const ST = new Int32Array(4);
+const X = new Int32Array(16);
+
 export class HmacMd5 {
-  readonly #inner = new Int32Array(4);
-  readonly #outer = new Int32Array(4);
-  readonly #st = new Int32Array(4);
-  readonly #x = new Int32Array(16);
+  /** MD5 state after the ipad block (words 0-3) and after the opad block (words 4-7). */
+  readonly #pads = new Int32Array(8);
 
   constructor(key: Uint8Array) {
     let k = key;
     if (k.length > 64) k = md5(k); // RFC 2104 §2: longer keys are hashed first
     const block = new Uint8Array(64);
     block.set(k);
-    for (const [pad, st] of [[0x36, this.#inner], [0x5c, this.#outer]] as const) {
-      st.set(INIT);
+    for (const [pad, at] of [[0x36, 0], [0x5c, 4]] as const) {
+      ST.set(INIT);
       for (let i = 0; i < 16; i++) {
-        this.#x[i] = (block[4 * i]! ^ pad) | ((block[4 * i + 1]! ^ pad) << 8) | ((block[4 * i + 2]! ^ pad) << 16) | ((block[4 * i + 3]! ^ pad) << 24);
+        X[i] = (block[4 * i]! ^ pad) | ((block[4 * i + 1]! ^ pad) << 8) | ((block[4 * i + 2]! ^ pad) << 16) | ((block[4 * i + 3]! ^ pad) << 24);
       }
-      compress(st, this.#x);
+      compress(ST, X);
+      this.#pads.set(ST, at);
     }
   }
 
   /** The 16-byte MAC of `data`. */
   mac(data: Uint8Array): Uint8Array {
-    const st = this.#st, x = this.#x;
-    st.set(this.#inner);
-    finish(st, x, data, 64);
-    const inner = wordsToBytes(st);
-    st.set(this.#outer);
-    finish(st, x, inner, 64);
-    return wordsToBytes(st);
+    const p = this.#pads;
+    ST[0] = p[0]!; ST[1] = p[1]!; ST[2] = p[2]!; ST[3] = p[3]!;
+    finish(ST, X, data, 64);
+    const inner = wordsToBytes(ST);
+    ST[0] = p[4]!; ST[1] = p[5]!; ST[2] = p[6]!; ST[3] = p[7]!;
+    finish(ST, X, inner, 64);
+    return wordsToBytes(ST);
   }
 }
 

@@ -185,7 +185,7 @@ if (root) {
     console.log(`    fds before ${r.before}, after ${2 * r.cycles} raw + ${r.tunCycles} TUN open/close ${r.afterCycles}; 200 forgotten ${r.whileForgotten} → after gc ${r.afterGc}; rss ${r.rssGrowthKiB} KiB`);
     assert.is(r.afterCycles, r.before);
     assert.ok(r.tunGone, 'the TUN device is gone after close');
-    assert.is(r.whileForgotten, r.before + 200);
+    assert.ok(r.whileForgotten > r.before, 'forgotten handles were open'); // a GC may already have closed some
     assert.ok(r.gcAvailable);
     assert.is(r.afterGc, r.before, 'finalizers closed forgotten handles');
     assert.ok(r.pollingKept, 'a polling handle is not collected');

@@ -27,6 +27,8 @@ export interface Daemon {
   logFile: string;
   /** ms from spawn to the control socket answering `status`. */
   readyMs: number;
+  /** ms from spawn to the `started` log line being seen in the log file (polled every 2 ms). */
+  startedMs: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -48,7 +50,12 @@ export async function startDaemon(name: string, dir: string, config: string, soc
   let exited: number | null = null;
   const exitP = new Promise<void>((r) => proc.on('exit', (c, s) => { exited = c ?? (s ? 128 : -1); r(); }));
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  let startedMs: number | undefined;
+  const seeStarted = (): void => {
+    if (startedMs === undefined && / info started /.test(readFileSync(logFile, 'utf8'))) startedMs = performance.now() - t0;
+  };
   for (;;) {
+    seeStarted();
     if (exited !== null) throw new Error(`${name} exited with ${exited}:\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
@@ -61,8 +68,9 @@ export async function startDaemon(name: string, dir: string, config: string, soc
     await sleep(2);
   }
   const readyMs = performance.now() - t0;
+  seeStarted();
   return {
-    proc, socket, logFile, readyMs,
+    proc, socket, logFile, readyMs, startedMs,
     stop: async () => {
       if (exited !== null) return;
       proc.kill('SIGTERM');

@@ -48,9 +48,14 @@ ${listen.map((l) => `	list listen '${l}'`).join('\n')}
 	option dataplane 'none'
 	option profile '${c.profile ?? 'router-128m'}'
 	option log_level '${c.logLevel ?? 'info'}'
+	option rate_limit '1000000'
 `;
 }
 
+/**
+ * The load generator sends every node's requests from one address, so the per-source limiter
+ * (rate_limit, default 100/s) is set to its maximum: its lookup still runs, it never drops.
+ */
 /** HA config: `nodes` static-home nodes with their MN–HA SAs, and the bench proxy as a peer. */
 export function haConfig(nodes: number, c: Common): string {
   const parts = [main('ha', [ADDR.ha], c), `
@@ -106,4 +111,5 @@ config mobile_node
 
 export const BENCH_DIR = __dirname;
 export const ROOT = join(__dirname, '..');
-export const BUNDLE = join(ROOT, 'dist', 'roamd.js');
+/** The bundle under test; ROAMD_BENCH_BUNDLE points at another build (A/B of an optimisation). */
+export const BUNDLE = process.env.ROAMD_BENCH_BUNDLE ?? join(ROOT, 'dist', 'roamd.js');

@@ -95,6 +95,22 @@ export class UserspaceDataPlane implements DataPlane {
 
   constructor(private readonly host: DataplaneHost, private readonly o: UserspaceOptions) {}
 
+  /** Packet paths never throw into the event loop: a failed send is counted and logged once a second. */
+  private lastErrorLog = 0;
+  private guard(where: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? 'error';
+      this.count(`${where}_${code}`);
+      const now = Date.now();
+      if (now - this.lastErrorLog > 1000) {
+        this.lastErrorLog = now;
+        this.host.log('warn', 'dataplane-packet-error', { where, error: (e as Error).message });
+      }
+    }
+  }
+
   private count(name: string, n = 1): void {
     this.counters[name] = (this.counters[name] ?? 0) + n;
   }
@@ -106,11 +122,15 @@ export class UserspaceDataPlane implements DataPlane {
     const o = this.o;
     if (o.role !== 'mn') sysctl('net.ipv4.ip_forward', '1');
     this.tun = Tun.open(o.tunName, { up: true, mtu: o.mtu ?? 1400 });
-    this.tun.onPackets((pkts) => this.fromTun(pkts));
+    this.tun.onPackets((pkts) => this.guard('tun', () => this.fromTun(pkts)));
     this.ipip = RawSocket.open(IpProto.IPIP, { hdrincl: true, pktinfo: true });
-    this.ipip.onPackets((pkts) => this.fromIpip(pkts));
+    this.ipip.onPackets((pkts) => this.guard('ipip', () => this.fromIpip(pkts)));
     const tunIndex = await this.nl.linkIndex(o.tunName);
-    for (const k of ['all', 'default', o.tunName]) sysctl(`net.ipv4.conf.${k}.rp_filter`, '2');
+    // Reverse-path filtering would drop what arrives on an interface the node has no route back
+    // through (advertisements before it has an address there, tunnelled packets): loose on agents,
+    // off on the node (rp_filter takes the maximum of 'all' and the interface's value).
+    const rp = o.role === 'mn' ? '0' : '2';
+    for (const k of ['all', 'default', o.tunName]) sysctl(`net.ipv4.conf.${k}.rp_filter`, rp);
     switch (o.role) {
       case 'ha':
         if (o.homeInterface) {
@@ -133,7 +153,7 @@ export class UserspaceDataPlane implements DataPlane {
         for (const k of o.mnInterfaces ?? []) {
           try {
             this.openIcmp(k, [9]);
-            sysctl(`net.ipv4.conf.${k}.rp_filter`, '2');
+            sysctl(`net.ipv4.conf.${k}.rp_filter`, '0');
           } catch (e) {
             this.host.log('warn', 'interface-unavailable', { ifname: k, error: (e as Error).message });
           }
@@ -141,7 +161,7 @@ export class UserspaceDataPlane implements DataPlane {
         if (o.vpn) this.vpn = new VpnControl(o.vpn);
         this.nl.watch(() => this.scheduleLinkScan());
         await this.linkScan();
-        this.keepalive = setInterval(() => this.natKeepalive(), 1000);
+        this.keepalive = setInterval(() => this.guard('keepalive', () => this.natKeepalive()), 1000);
         break;
     }
     this.host.log('info', 'dataplane-started', { mode: 'userspace', role: o.role, tun: o.tunName });
@@ -168,14 +188,14 @@ export class UserspaceDataPlane implements DataPlane {
     const s = RawSocket.open(IpProto.ICMP, { device: ifname, pktinfo: true, multicastTtl: 1, multicastIf: ifname, multicastLoop: false, icmpTypes: types });
     s.joinMulticast(0xe0000001, ifname); // 224.0.0.1, advertisements (RFC 1256)
     s.joinMulticast(0xe000000b, ifname); // 224.0.0.11, mobile agents (RFC 5944 §2.2)
-    s.onPackets((pkts) => {
+    s.onPackets((pkts) => this.guard('icmp', () => {
       for (const p of pkts) {
         const v = ipv4View(p.data);
         if (!v || v.protocol !== IpProto.ICMP) continue;
         if (this.o.role === 'mn' && p.data[v.headerLength] === 9) this.agentHeard(v.src, ifname);
         this.host.dispatch({ kind: 'icmp', src: v.src, dst: v.dst, ifname, ttl: p.ttl ?? p.data[8]!, data: p.data.subarray(v.headerLength, v.totalLength) });
       }
-    });
+    }));
     this.icmp.set(ifname, s);
   }
 
@@ -436,6 +456,10 @@ export class UserspaceDataPlane implements DataPlane {
   }
 
   tunnelData(data: Buffer, src: number, srcPort: number): void {
+    this.guard('udp', () => this.fromTunnelData(data, src, srcPort));
+  }
+
+  private fromTunnelData(data: Buffer, src: number, srcPort: number): void {
     if (data.length < 4 || data[1] !== IpProto.IPIP) {
       this.count('rx_tunnel_data_bad');
       return;

@@ -49,9 +49,18 @@ function errno(e: unknown): string {
 
 export class Rtnl {
   readonly sock: RtNetlinkSocket;
+  /** One request at a time: the socket does not multiplex concurrent multipart answers. */
+  private chain: Promise<unknown> = Promise.resolve();
 
   constructor() {
-    this.sock = createRtNetlink();
+    const sock = createRtNetlink();
+    const request = sock.request.bind(sock);
+    sock.request = ((...args: Parameters<typeof request>) => {
+      const job = this.chain.then(() => request(...args));
+      this.chain = job.catch(() => undefined);
+      return job;
+    }) as typeof sock.request;
+    this.sock = sock;
   }
 
   close(): void {

@@ -719,7 +719,9 @@ function onReply(st: FaState, ev: UdpEvent, rp: RegistrationReply, now: number):
     return out;
   }
   // Relay (§3.7.3.2): strip what the authorization-enabling extension does not cover, add MN-FA.
-  const to = pendingTo(st, p, rp.homeAddress);
+  // A node that asked for a home address (0 in its request) does not own the one in the reply yet:
+  // reach it by link-level broadcast, as for replies to requests with home address 0 (§3.7.2.3).
+  const to = pendingTo(st, p, st.table.pending.home[p] === 0 ? 0 : rp.homeAddress);
   const sa = mnSa(st, rp.homeAddress, pNai ?? nai);
   const data = appendAuth(Buffer.from(ev.data.subarray(0, keep ?? 20)), mnSigners(sa));
   const out: Action[] = [];

@@ -349,7 +349,7 @@ test('NAI flow: home 0 keyed by NAI, reply assigns the home address, visitor cre
   assert.is(o!.dst, HA);
   const acts = stepFa(st, fromHa(rep({ homeAddress: a('10.1.0.50') }, undefined, [nai])), T0 + 10);
   assert.is(visitors(acts)[0]!.home, a('10.1.0.50'));
-  assert.is(udps(acts)[0]!.dst, a('10.1.0.50'));
+  assert.is(udps(acts)[0]!.dst, a('255.255.255.255'), 'the node does not own its new home address yet: link broadcast');
   assert.is(faVisitors(st, ip)[0]!.nai, 'alice@example.com');
 });
 

@@ -1,0 +1,118 @@
+/**
+ * End-to-end lane (root, network namespaces): the whole deployment with a real strongSwan VPN.
+ * The node starts at home, moves to the hotspot (VPN comes up), to the wired subnet, behind the
+ * NAT, back to the hotspot and back home. A TCP stream between cn and the node's home address runs
+ * throughout and must not reset; cn opens a new connection to the home address at every stage; a
+ * 5 ms UDP probe from cn measures each move's interruption and loss; the IKE and CHILD SAs must be
+ * the same ones (same SPIs) before and after every move outside, with zero IKE messages exchanged.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { World, Place, ADDR, waitFor } from './world';
+import { ChildProcess } from 'node:child_process';
+
+const PROBE = join(__dirname, 'probe.ts');
+const w = new World();
+const arrivals: Array<[number, number]> = [];
+const results: Array<Record<string, unknown>> = [];
+let stream: ChildProcess;
+let streamLog = '';
+
+function node(ns: string, ...args: string[]): ChildProcess {
+  return w.lab.spawn(ns, process.execPath, ['--import', 'tsx', PROBE, ...args]);
+}
+
+test.before(async () => {
+  execFileSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'build.mjs')], { stdio: 'pipe' });
+  w.build();
+  w.startStrongswan();
+  await w.loadStrongswan();
+  w.startRoamd();
+  await w.ready();
+  node(w.ns.cn!, 'tcp-server', '5001');
+  node(w.ns.mn!, 'tcp-server', '5002');
+  const recv = node(w.ns.mn!, 'udp-recv', '5003');
+  let pending = '';
+  recv.stdout!.on('data', (b: Buffer) => {
+    pending += b.toString();
+    let i: number;
+    while ((i = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, i);
+      pending = pending.slice(i + 1);
+      if (line.includes('"udp"')) arrivals.push(...(JSON.parse(line).pkts as Array<[number, number]>));
+    }
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  stream = node(w.ns.mn!, 'tcp-stream', ADDR.cn, '5001', ADDR.home);
+  stream.stdout!.on('data', (b: Buffer) => (streamLog += b.toString()));
+  node(w.ns.cn!, 'udp-send', ADDR.home, '5003');
+  await waitFor('tcp stream connected', async () => streamLog.includes('connected'));
+});
+
+test.after(() => {
+  if (process.env.ROAMD_TEST_VERBOSE) for (const d of w.daemons) console.log(`--- ${d.name}\n${d.log}`);
+  console.log('\nper-move figures:');
+  for (const r of results) console.log(`  ${JSON.stringify(r)}`);
+  w.teardown();
+});
+
+function echoed(): number {
+  const m = [...streamLog.matchAll(/"echoed":(\d+)/g)];
+  return m.length ? Number(m[m.length - 1]![1]) : 0;
+}
+
+/** Largest gap in the UDP probe after `t0`, and datagrams lost in [t0, t1]. */
+function gap(t0: number, t1: number): { interruptionMs: number; lost: number } {
+  const inWin = arrivals.filter(([, t]) => t >= t0 - 100 && t <= t1).sort((a, b) => a[1] - b[1]);
+  let maxGap = 0;
+  for (let i = 1; i < inWin.length; i++) maxGap = Math.max(maxGap, inWin[i]![1] - inWin[i - 1]![1]);
+  const seqs = new Set(inWin.map(([s]) => s));
+  const lo = Math.min(...seqs), hi = Math.max(...seqs);
+  return { interruptionMs: maxGap, lost: Number.isFinite(lo) ? hi - lo + 1 - seqs.size : -1 };
+}
+
+async function stage(to: Place, expectLocation: 'home' | 'foreign'): Promise<void> {
+  const saBefore = w.place === 'home' ? null : w.sa('mn');
+  const ikeBefore = w.ikeMessages('mn');
+  const t0 = Date.now();
+  w.move(to);
+  await waitFor(`node ${expectLocation} at ${to}`, async () => {
+    const s = await w.call('mn', { cmd: 'status' });
+    const st = s.dataplaneState;
+    return !!st && st.location === expectLocation && (expectLocation === 'home' || (st.vpn === 'up' && st.tunnel !== 'none' && st.ifname !== '' && st.careOf !== 0 && (to === 'hotspot' ? st.agent !== 0 : st.agent === 0)));
+  }, 30_000);
+  if (expectLocation === 'foreign') await waitFor('VPN SA installed', async () => !!w.sa('mn')?.children.some((c) => c.state === 'INSTALLED'), 30_000);
+  w.finishMove();
+  const before = echoed();
+  await waitFor(`tcp stream flowing at ${to}`, async () => echoed() > before + 20, 30_000);
+  const t1 = Date.now();
+  await new Promise((r) => setTimeout(r, 1000));
+  const g = gap(t0, Date.now());
+  const conn = execFileSync('ip', ['netns', 'exec', w.ns.cn!, process.execPath, '--import', 'tsx', PROBE, 'tcp-connect', ADDR.home, '5002'], { encoding: 'utf8' });
+  const saAfter = w.sa('mn');
+  const ikeAfter = w.ikeMessages('mn');
+  const r = { to, ms: t1 - t0, ...g, newConnection: JSON.parse(conn.trim()).event, ikeMessages: ikeAfter - ikeBefore, ike: saAfter ? `${saAfter.ikeSpiI}_${saAfter.ikeSpiR}` : 'none', child: saAfter?.children.map((c) => `${c.spiIn}/${c.spiOut}`).join(',') ?? 'none' };
+  results.push(r);
+  assert.is(JSON.parse(conn.trim()).event, 'ok', `cn opens a new connection to the home address at ${to}`);
+  assert.not.match(streamLog, /"event":"(error|close)"/, 'the TCP stream never reset');
+  if (saBefore) {
+    assert.is(saAfter?.ikeSpiI, saBefore.ikeSpiI, 'same IKE SA');
+    assert.is(saAfter?.ikeSpiR, saBefore.ikeSpiR, 'same IKE SA');
+    assert.equal(saAfter?.children.map((c) => c.spiIn), saBefore.children.map((c) => c.spiIn), 'same CHILD SA');
+    assert.is(r.ikeMessages, 0, 'zero IKE messages during the move');
+  }
+}
+
+test('home → hotspot (foreign agent): VPN comes up, stream survives', () => stage('hotspot', 'foreign'));
+test('hotspot → wired (co-located care-of address): same SAs, no IKE', () => stage('wired', 'foreign'));
+test('wired → behind the NAT (RFC 3519 UDP tunnel): same SAs, no IKE', () => stage('nat', 'foreign'));
+test('NAT → hotspot again: same SAs, no IKE', () => stage('hotspot', 'foreign'));
+test('hotspot → home: deregistered, VPN pass-through, stream survives', async () => {
+  await stage('home', 'home');
+  const hb = await w.call('ha', { cmd: 'bindings' });
+  assert.equal(hb, [], 'no binding left at the HA');
+});
+
+test.run();

@@ -1,0 +1,355 @@
+/**
+ * The whole deployment in network namespaces (ARCHITECTURE.md): intranet with a correspondent
+ * node (cn), the home agent (ha) and the VPN gateway (gw); the DMZ with the gateway's outside and
+ * the proxy (px); an internet router (inet); a hotspot with a foreign agent (hs); a wired subnet
+ * (wd); a NAT (nat); and the mobile node (mn) with one interface toward each. strongSwan runs for
+ * real on gw and mn (charon-systemd + swanctl, kernel-libipsec), roamd runs as ha, px, hs and mn
+ * with the userspace data plane. Used by the e2e lane and by `npm run demo`.
+ */
+import { mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ChildProcess } from 'node:child_process';
+import { Lab, sh, sweep } from './netns';
+import { callControl } from '../../src/platform/control';
+import { parseListSas, SaInfo } from '../../src/dataplane/vpn';
+
+export const ROOT = join(__dirname, '..', '..');
+export const BUNDLE = join(ROOT, 'dist', 'roamd.js');
+export const PREFIX_ROOT = 're';
+
+const K = { mnHa: '00112233445566778899aabbccddeeff', mnPx: '102132435465768798a9bacbdcedfe0f', pxHa: 'a1a2a3a4a5a6a7a8a9aaabacadaeafb0', faPx: 'c1c2c3c4c5c6c7c8c9cacbcccdcecfd0' };
+export const ADDR = { cn: '10.1.0.9', ha: '10.1.0.1', gwIn: '10.1.0.254', gwOut: '203.0.113.1', pxIn: '10.1.0.2', pxOut: '203.0.113.2', home: '10.1.0.50', fa: '192.0.2.1', wiredMn: '198.51.100.10', natMn: '192.168.1.10', natPublic: '100.64.3.2' };
+
+export type Place = 'home' | 'hotspot' | 'wired' | 'nat';
+const IFACE: Record<Place, string> = { home: 'home0', hotspot: 'wlan0', wired: 'wired0', nat: 'natp0' };
+
+export interface Daemon { name: string; ns: string; proc: ChildProcess; log: string; socket: string }
+
+export class World {
+  readonly lab: Lab;
+  readonly dir: string;
+  readonly ns: Record<string, string> = {};
+  readonly daemons: Daemon[] = [];
+  readonly charon: Record<string, ChildProcess> = {};
+  place: Place = 'home';
+
+  constructor(readonly tag = `${PREFIX_ROOT}${process.pid}-`) {
+    sweep(PREFIX_ROOT);
+    this.lab = new Lab(tag);
+    this.dir = join('/tmp', `roamd-e2e-${process.pid}`);
+    rmSync(this.dir, { recursive: true, force: true });
+    mkdirSync(this.dir, { recursive: true });
+  }
+
+  /** Builds namespaces, links, addresses and routes. */
+  build(): void {
+    const L = this.lab;
+    for (const n of ['cn', 'ha', 'gw', 'px', 'inet', 'hs', 'wd', 'nat', 'mn', 'lan']) this.ns[n] = L.ns(n);
+    const N = this.ns as Record<string, string>;
+    // Intranet LAN: a bridge in 'lan'.
+    L.bridge(N.lan!, 'br0', [[N.cn!, 'eth0'], [N.ha!, 'eth0'], [N.gw!, 'in0'], [N.px!, 'in0'], [N.mn!, 'home0']]);
+    L.ip(N.cn!, 'addr', 'add', `${ADDR.cn}/24`, 'dev', 'eth0');
+    L.ip(N.ha!, 'addr', 'add', `${ADDR.ha}/24`, 'dev', 'eth0');
+    L.ip(N.gw!, 'addr', 'add', `${ADDR.gwIn}/24`, 'dev', 'in0');
+    L.ip(N.px!, 'addr', 'add', `${ADDR.pxIn}/24`, 'dev', 'in0');
+    for (const n of ['cn', 'ha']) L.ip(N[n]!, 'route', 'add', 'default', 'via', ADDR.gwIn);
+    for (const n of ['cn']) L.sysctl(N[n]!, 'net.ipv4.conf.all.accept_redirects', '0');
+    // DMZ: a bridge in 'inet', which is also the internet router.
+    L.ip(N.inet!, 'link', 'add', 'dmz', 'type', 'bridge');
+    L.ip(N.inet!, 'link', 'set', 'dmz', 'up');
+    L.ip(N.inet!, 'addr', 'add', '203.0.113.254/24', 'dev', 'dmz');
+    for (const [n, ifn] of [['gw', 'out0'], ['px', 'out0']] as const) {
+      L.link(N.inet!, `dmz-${n}`, N[n]!, ifn);
+      L.ip(N.inet!, 'link', 'set', `dmz-${n}`, 'master', 'dmz');
+    }
+    L.ip(N.gw!, 'addr', 'add', `${ADDR.gwOut}/24`, 'dev', 'out0');
+    L.ip(N.px!, 'addr', 'add', `${ADDR.pxOut}/24`, 'dev', 'out0');
+    L.ip(N.gw!, 'route', 'add', 'default', 'via', '203.0.113.254');
+    L.ip(N.px!, 'route', 'add', 'default', 'via', '203.0.113.254');
+    L.ip(N.gw!, 'route', 'add', '198.18.0.0/24', 'via', ADDR.pxOut); // the outer pool lives behind the proxy
+    for (const n of ['gw', 'px', 'inet', 'hs', 'wd', 'nat']) L.sysctl(N[n]!, 'net.ipv4.ip_forward', '1');
+    // Access networks behind the internet router.
+    const access: Array<[string, string, string, string, string]> = [['hs', '100.64.1', 'wlan0', '192.0.2.1/24', '192.0.2.0/24'], ['wd', '100.64.2', 'wired0', '198.51.100.1/24', '198.51.100.0/24'], ['nat', '100.64.3', 'natp0', '192.168.1.1/24', '']];
+    for (const [n, net, mnIf, lanAddr, routed] of access) {
+      L.link(N.inet!, `to-${n}`, N[n]!, 'up0');
+      L.ip(N.inet!, 'addr', 'add', `${net}.1/30`, 'dev', `to-${n}`);
+      L.ip(N[n]!, 'addr', 'add', `${net}.2/30`, 'dev', 'up0');
+      L.ip(N[n]!, 'route', 'add', 'default', 'via', `${net}.1`);
+      if (routed) L.ip(N.inet!, 'route', 'add', routed, 'via', `${net}.2`);
+      L.link(N[n]!, 'lan0', N.mn!, mnIf);
+      L.ip(N[n]!, 'addr', 'add', lanAddr, 'dev', 'lan0');
+    }
+    sh('nft', ['-f', '-'], { ns: N.nat!, input: 'table ip nat {\n chain post {\n  type nat hook postrouting priority 100;\n  oifname "up0" masquerade\n }\n}\n' });
+    // The node starts at home.
+    L.ip(N.mn!, 'addr', 'add', `${ADDR.home}/24`, 'dev', 'home0');
+    L.ip(N.mn!, 'route', 'add', 'default', 'via', ADDR.gwIn);
+    for (const ifn of ['wlan0', 'wired0', 'natp0']) L.ip(N.mn!, 'link', 'set', ifn, 'down');
+    for (const k of ['all', 'default']) L.sysctl(N.mn!, `net.ipv4.conf.${k}.rp_filter`, '0');
+  }
+
+  /** strongSwan on the gateway (responder) and the node (initiator), kernel-libipsec, PSK. */
+  startStrongswan(): void {
+    for (const who of ['gw', 'mn'] as const) {
+      const d = join(this.dir, `sw-${who}`);
+      mkdirSync(d, { recursive: true });
+      writeFileSync(join(d, 'strongswan.conf'), `charon-systemd {
+  load = random nonce kdf openssl pem pkcs1 x509 revocation constraints pubkey hmac sha1 sha2 aes kernel-libipsec kernel-netlink socket-default vici updown counters
+  install_routes = yes
+  retransmit_tries = 3
+  plugins {
+    vici { socket = unix://${d}/charon.vici }
+    kernel-libipsec { load = yes }
+  }
+  journal { default = -1 }
+  filelog { main { path = ${d}/charon.log
+    default = 1
+    ike = 2
+    time_format = %H:%M:%S } }
+}
+`);
+      const gw = who === 'gw';
+      writeFileSync(join(d, 'swanctl.conf'), `connections {
+  vpn {
+    version = 2
+    local_addrs = ${gw ? ADDR.gwOut : '%any'}
+    remote_addrs = ${gw ? '%any' : ADDR.gwOut}
+    proposals = aes128-sha256-modp2048
+    mobike = no
+    dpd_delay = 0
+    rekey_time = 0
+    reauth_time = 0
+    local {
+      auth = psk
+      id = ${gw ? 'gw@corp.example' : 'alice@corp.example'}
+    }
+    remote {
+      auth = psk
+      id = ${gw ? 'alice@corp.example' : 'gw@corp.example'}
+    }
+    children {
+      net {
+        local_ts = ${gw ? '10.1.0.0/24' : `${ADDR.home}/32`}
+        remote_ts = ${gw ? `${ADDR.home}/32` : '10.1.0.0/24'}
+        esp_proposals = aes128-sha256
+        rekey_time = 0
+        dpd_action = none
+      }
+    }
+  }
+}
+secrets {
+  ike-alice {
+    id-1 = alice@corp.example
+    id-2 = gw@corp.example
+    secret = "roamd-e2e-not-a-real-secret"
+  }
+}
+`);
+      this.charon[who] = this.lab.spawn(this.ns[who]!, '/usr/sbin/charon-systemd', [], { ...process.env, STRONGSWAN_CONF: join(d, 'strongswan.conf') });
+    }
+  }
+
+  async loadStrongswan(): Promise<void> {
+    for (const who of ['gw', 'mn'] as const) {
+      const d = join(this.dir, `sw-${who}`);
+      await waitFor(`charon on ${who}`, async () => existsSync(join(d, 'charon.vici')));
+      sh('swanctl', ['--load-all', '--file', join(d, 'swanctl.conf'), '--uri', `unix://${d}/charon.vici`], { ns: this.ns[who], env: { ...process.env, STRONGSWAN_CONF: join(d, 'strongswan.conf') } });
+    }
+  }
+
+  vici(who: 'gw' | 'mn'): string {
+    return `unix://${join(this.dir, `sw-${who}`)}/charon.vici`;
+  }
+
+  /** The node's IKE and CHILD SA (SPIs), or null. */
+  sa(who: 'gw' | 'mn' = 'mn'): SaInfo | null {
+    const out = sh('swanctl', ['--list-sas', '--raw', '--uri', this.vici(who)], { ns: this.ns[who], allowFail: true });
+    return parseListSas(out, 'vpn');
+  }
+
+  /** IKE messages charon has sent and received so far (counters plugin). */
+  ikeMessages(who: 'gw' | 'mn' = 'mn'): number {
+    const out = sh('swanctl', ['--counters', '--raw', '--uri', this.vici(who)], { ns: this.ns[who], allowFail: true });
+    let n = 0;
+    for (const m of out.matchAll(/\b(ike-init-in-req|ike-init-in-resp|ike-init-out-req|ike-init-out-resp|ike-auth-in-req|ike-auth-in-resp|ike-auth-out-req|ike-auth-out-resp|info-in-req|info-in-resp|info-out-req|info-out-resp|create-child-in-req|create-child-in-resp|create-child-out-req|create-child-out-resp|ike-rekey-init|ike-rekey-resp|child-rekey|ike-dpd-init|ike-dpd-resp)=(\d+)/g)) n += Number(m[2]);
+    return n;
+  }
+
+  private config(role: string, body: string, extra = ''): string {
+    return `config roamd 'main'
+	option role '${role}'
+	option port '434'
+	option control_socket '${join(this.dir, `${role}.sock`)}'
+	option dataplane 'userspace'
+	option profile 'router-128m'
+	option log_level 'info'
+${extra}
+${body}`;
+  }
+
+  startRoamd(): void {
+    const cfgs: Record<string, [string, string]> = {
+      ha: [this.ns.ha!, this.config('ha', `
+config home_agent
+	option address '${ADDR.ha}'
+	option home_network '10.1.0.0/24'
+config mobile_node
+	option home_address '${ADDR.home}'
+	option nai 'alice@corp.example'
+	option spi '256'
+	option key '${K.mnHa}'
+config peer
+	option role 'proxy'
+	option address '${ADDR.pxIn}'
+	option spi '1000'
+	option key '${K.pxHa}'
+config dataplane
+	option home_interface 'eth0'
+	option vpn_gateway '${ADDR.gwIn}'
+`)],
+      proxy: [this.ns.px!, this.config('proxy', `
+config proxy
+	option outside '${ADDR.pxOut}'
+	option inside '${ADDR.pxIn}'
+	option outer_pool '198.18.0.0/24'
+	option keepalive '10'
+config mobile_node
+	option nai 'alice@corp.example'
+	option spi '257'
+	option key '${K.mnPx}'
+config peer
+	option role 'ha'
+	option address '${ADDR.ha}'
+	option spi '1000'
+	option key '${K.pxHa}'
+config peer
+	option role 'fa'
+	option address '${ADDR.fa}'
+	option spi '1001'
+	option key '${K.faPx}'
+`)],
+      fa: [this.ns.hs!, this.config('fa', `
+config foreign_agent
+	option advertise_interval '1'
+	option registration_lifetime '600'
+config interface
+	option ifname 'lan0'
+	option address '${ADDR.fa}/24'
+config peer
+	option role 'ha'
+	option address '${ADDR.pxOut}'
+	option spi '1001'
+	option key '${K.faPx}'
+`)],
+      mn: [this.ns.mn!, this.config('mn', `
+config mobile
+	option nai 'alice@corp.example'
+	option home_address '${ADDR.home}'
+	option home_agent '${ADDR.ha}'
+	option home_network '10.1.0.0/24'
+	option spi '256'
+	option key '${K.mnHa}'
+	option proxy_outside '${ADDR.pxOut}'
+	option proxy_inside '${ADDR.pxIn}'
+	option proxy_spi '257'
+	option proxy_key '${K.mnPx}'
+	option lifetime '300'
+	option solicit_interval '1'
+config interface
+	option ifname 'wired0'
+	option preference '30'
+config interface
+	option ifname 'home0'
+	option preference '25'
+config interface
+	option ifname 'wlan0'
+	option preference '20'
+config interface
+	option ifname 'natp0'
+	option preference '10'
+config dataplane
+	option vpn_connection 'vpn'
+	option vpn_child 'net'
+	option vici_socket '${this.vici('mn')}'
+	option nat_keepalive '10'
+`)],
+    };
+    for (const [name, [ns, text]] of Object.entries(cfgs)) {
+      const file = join(this.dir, `${name}.conf`);
+      writeFileSync(file, text);
+      const proc = this.lab.spawn(ns, process.execPath, [BUNDLE, 'run', '--config', file]);
+      const d: Daemon = { name, ns, proc, log: '', socket: join(this.dir, `${name}.sock`) };
+      proc.stdout!.on('data', (b) => (d.log += b));
+      proc.stderr!.on('data', (b) => (d.log += b));
+      this.daemons.push(d);
+    }
+  }
+
+  daemon(name: string): Daemon {
+    return this.daemons.find((d) => d.name === name)!;
+  }
+
+  async call(name: string, req: Record<string, unknown>): Promise<any> {
+    const r = await callControl(this.daemon(name).socket, req);
+    if (!r.ok) throw new Error(`${name}: ${r.error}`);
+    return r.result;
+  }
+
+  async ready(): Promise<void> {
+    for (const d of this.daemons) await waitFor(`roamd ${d.name}`, async () => existsSync(d.socket) && !!(await this.call(d.name, { cmd: 'status' }).catch(() => null)), 15_000);
+  }
+
+  /**
+   * Moves the node: the new link comes up (with its address and default route, as DHCP would
+   * give), then the old one goes away (make-before-break when both are foreign).
+   */
+  move(to: Place): void {
+    const N = this.ns, L = this.lab, mn = N.mn!;
+    const from = this.place;
+    const ifn = IFACE[to];
+    L.ip(mn, 'link', 'set', ifn, 'up');
+    if (to === 'home') {
+      L.ip(mn, 'addr', 'add', `${ADDR.home}/24`, 'dev', ifn);
+    } else if (to === 'wired') {
+      L.ip(mn, 'addr', 'add', `${ADDR.wiredMn}/24`, 'dev', ifn);
+    } else if (to === 'nat') {
+      L.ip(mn, 'addr', 'add', `${ADDR.natMn}/24`, 'dev', ifn);
+    }
+    const detach = () => {
+      const old = IFACE[from];
+      sh('ip', ['-n', mn, 'addr', 'flush', 'dev', old], { allowFail: true });
+      sh('ip', ['-n', mn, 'route', 'flush', 'dev', old], { allowFail: true });
+      L.ip(mn, 'link', 'set', old, 'down');
+    };
+    if (from === 'home' || to === 'home') detach();
+    if (to === 'wired') L.ip(mn, 'route', 'replace', 'default', 'via', '198.51.100.1', 'dev', ifn);
+    if (to === 'nat') L.ip(mn, 'route', 'replace', 'default', 'via', '192.168.1.1', 'dev', ifn);
+    if (to === 'home') L.ip(mn, 'route', 'replace', 'default', 'via', ADDR.gwIn, 'dev', ifn);
+    if (from !== 'home' && to !== 'home') this.pendingDetach = detach;
+    this.place = to;
+  }
+
+  pendingDetach: (() => void) | undefined;
+
+  /** Completes a make-before-break move: the old link goes. */
+  finishMove(): void {
+    this.pendingDetach?.();
+    this.pendingDetach = undefined;
+  }
+
+  teardown(): void {
+    for (const d of this.daemons) if (d.proc.exitCode === null) d.proc.kill('SIGTERM');
+    sh('sleep', ['0.5'], { allowFail: true });
+    this.lab.teardown();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function waitFor(what: string, fn: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await fn().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

@@ -51,7 +51,7 @@ export class Netns {
   }
 
   /** Starts a TypeScript fixture inside the namespace (see NsScript). */
-  script(path: string, args: unknown[] = [], timeoutMs = 15_000): NsScript {
+  script(path: string, args: unknown[] = [], timeoutMs = 30_000): NsScript {
     const child = spawn('ip', ['netns', 'exec', this.name, process.execPath, '--expose-gc', '--import', 'tsx', path, ...args.map(String)], {
       cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -4,6 +4,7 @@
       "target_name": "roamd_native",
       "sources": [
         "src/addon.c",
+        "src/arp.c",
         "src/args.c",
         "src/errors.c",
         "src/handle.c",

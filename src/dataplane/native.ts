@@ -98,6 +98,7 @@ interface Binding {
   close(h: object): void;
   stats(h: object): NativeStats;
   setRef(h: object, ref: boolean): void;
+  gratuitousArp(ifname: string, ip: number): void;
 }
 
 const ADDON_FILE = 'roamd_native.node';
@@ -141,6 +142,14 @@ export function ifIndex(name: string): number {
 }
 
 /** if_indextoname(3); throws ENODEV for an unknown index. */
+/**
+ * Broadcasts a gratuitous ARP request announcing `ip` with `ifname`'s hardware address
+ * (RFC 5944 §4.6): neighbours on the link update their caches.
+ */
+export function gratuitousArp(ifname: string, ip: number): void {
+  loadNative().gratuitousArp(ifname, ip >>> 0);
+}
+
 export function ifName(index: number): string {
   return loadNative().ifName(index);
 }

@@ -16,7 +16,7 @@
  *   address); policy routing hides the physical interfaces except for the agent's own traffic;
  *   the VPN client is brought up outside and terminated at home.
  */
-import { RawSocket, Tun, Packet, ifName } from './native';
+import { RawSocket, Tun, Packet, gratuitousArp } from './native';
 import { Rtnl, sysctl, RULE_BASE } from '../netlink/rtnl';
 import { encapsulateIpip, tunnelDataFrame, decapsulateIpip, ipv4View, icmpEcho } from './packets';
 import type { Action, LinkEvent } from '../roles/types';
@@ -50,6 +50,8 @@ export interface UserspaceOptions {
 const MN_TABLE = 210;
 const MN_AGENT_TABLE = 211;
 const FA_TABLE = 212;
+/** Home agent: away nodes' home addresses toward the VPN gateway, for our own re-injected packets. */
+const HA_VPN_TABLE = 214;
 
 const ipStr = (a: number) => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 
@@ -71,7 +73,7 @@ export function coveringPrefixes(first: number, count: number): Array<{ network:
   return out;
 }
 
-interface Binding { careOf: number; tunnel: 'ipip' | 'udp'; port: number }
+interface Binding { careOf: number; tunnel: 'ipip' | 'udp'; port: number; vpn?: boolean }
 
 export class UserspaceDataPlane implements DataPlane {
   readonly mode = 'userspace' as const;
@@ -135,6 +137,11 @@ export class UserspaceDataPlane implements DataPlane {
       case 'ha':
         if (o.homeInterface) {
           this.homeIfIndex = await this.nl.linkIndex(o.homeInterface);
+          if (o.vpnGateway) {
+            // Packets we send bound to the home interface look up the VPN-gateway table first.
+            await this.nl.addRule({ priority: RULE_BASE + 20, table: HA_VPN_TABLE, oif: o.homeInterface });
+            this.homeSock = RawSocket.open(255, { hdrincl: true, device: o.homeInterface, pktinfo: false });
+          }
           // The HA routes away nodes' packets back out the home link: no redirects to the senders.
           sysctl(`net.ipv4.conf.${o.homeInterface}.send_redirects`, '0');
           sysctl('net.ipv4.conf.all.send_redirects', '0');
@@ -228,18 +235,36 @@ export class UserspaceDataPlane implements DataPlane {
   private async haBinding(a: Extract<Action, { kind: 'ha-binding' }>): Promise<void> {
     const list = this.bindings.get(a.home) ?? [];
     const rest = list.filter((b) => b.careOf !== a.careOf);
-    if (a.op === 'set') rest.push({ careOf: a.careOf, tunnel: a.tunnel, port: a.port });
+    if (a.op === 'set') rest.push({ careOf: a.careOf, tunnel: a.tunnel, port: a.port, vpn: a.mode === 'vpn' });
     if (rest.length) this.bindings.set(a.home, rest);
     else this.bindings.delete(a.home);
     const tunIndex = await this.nl.linkIndex(this.o.tunName);
+    // Away nodes' packets are routed into the TUN: the kernel then proxy-ARPs for the home
+    // address on the home link (it only does for routes through another device), and this data
+    // plane tunnels them to the care-of address or, in VPN mode, hands them to the VPN gateway.
+    const vpnRoute = this.o.vpnGateway && this.homeIfIndex ? { dst: a.home, prefixLength: 32, table: HA_VPN_TABLE, gateway: this.o.vpnGateway, dev: this.homeIfIndex } : undefined;
     if (rest.length) {
-      if (this.homeIfIndex) await this.nl.addProxyNeighbour(this.homeIfIndex, a.home);
-      if (a.mode === 'vpn' && this.o.vpnGateway) await this.nl.addRoute({ dst: a.home, prefixLength: 32, gateway: this.o.vpnGateway });
-      else await this.nl.addRoute({ dst: a.home, prefixLength: 32, dev: tunIndex });
+      await this.nl.addRoute({ dst: a.home, prefixLength: 32, dev: tunIndex });
+      if (vpnRoute && a.mode === 'vpn') await this.nl.addRoute(vpnRoute);
+      if (this.homeIfIndex) {
+        await this.nl.addProxyNeighbour(this.homeIfIndex, a.home);
+        // RFC 5944 §4.6: neighbours that still map the home address to the node's hardware
+        // address learn the agent's instead (sent twice, as lost ARP is not retransmitted).
+        if (list.length === 0) this.announce(this.o.homeInterface!, a.home);
+      }
     } else {
       if (this.homeIfIndex) await this.nl.delProxyNeighbour(this.homeIfIndex, a.home);
-      await this.nl.delRoute({ dst: a.home, prefixLength: 32, ...(a.mode === 'vpn' && this.o.vpnGateway ? { gateway: this.o.vpnGateway } : { dev: tunIndex }) });
+      await this.nl.delRoute({ dst: a.home, prefixLength: 32, dev: tunIndex });
+      if (vpnRoute) await this.nl.delRoute(vpnRoute);
     }
+  }
+
+  /** Gratuitous ARP for `ip` on `ifname`, now and once more half a second later. */
+  private announce(ifname: string, ip: number): void {
+    const send = () => this.guard('arp', () => gratuitousArp(ifname, ip));
+    send();
+    setTimeout(send, 500).unref();
+    this.count('gratuitous_arp');
   }
 
   // --- proxy -----------------------------------------------------------------------------------
@@ -311,11 +336,11 @@ export class UserspaceDataPlane implements DataPlane {
     const prev = this.mn;
     this.mn = a;
     const same = prev && prev.location === a.location && prev.careOf === a.careOf && prev.agent === a.agent && prev.outerAddress === a.outerAddress && prev.homeAddress === a.homeAddress && prev.ifname === a.ifname && prev.tunnel === a.tunnel;
-    if (!same) await this.mnInstall(a);
+    if (!same) await this.mnInstall(a, prev);
     if (prev?.vpn !== a.vpn) this.mnVpn(a);
   }
 
-  private async mnInstall(a: Extract<Action, { kind: 'mn-state' }>): Promise<void> {
+  private async mnInstall(a: Extract<Action, { kind: 'mn-state' }>, prev: Extract<Action, { kind: 'mn-state' }> | undefined): Promise<void> {
     const nl = this.nl;
     const inst = this.mnInstalled;
     const tunIndex = await nl.linkIndex(this.o.tunName);
@@ -342,6 +367,8 @@ export class UserspaceDataPlane implements DataPlane {
     for (const r of inst.routes) if (!want.routes.some((x) => JSON.stringify(x) === JSON.stringify(r))) await nl.delRoute(r);
     for (const [i, ad, l] of inst.addrs) if (!want.addrs.some((x) => x[0] === i && x[1] === ad)) await nl.delAddress(i, ad, l);
     this.mnInstalled = want;
+    // Back on the home link (RFC 5944 §4.6): neighbours map the home address to the node again.
+    if (a.location === 'home' && a.homeAddress && a.ifname && prev?.location !== 'home') this.announce(a.ifname, a.homeAddress);
     this.host.log('info', 'dataplane-mn', { location: a.location, careOf: ipStr(a.careOf), outer: ipStr(a.outerAddress), agent: ipStr(a.agent), tunnel: a.tunnel, ifname: a.ifname });
   }
 
@@ -396,7 +423,8 @@ export class UserspaceDataPlane implements DataPlane {
           }
           const src = o.role === 'ha' ? o.haAddress! : o.outside!;
           for (const b of list) {
-            if (b.tunnel === 'udp') this.sendUdpTunnel(pkt, b.careOf, b.port, src);
+            if (b.vpn && this.homeSock) this.homeSock.send(pkt, v.dst); // toward the VPN gateway (table 214)
+            else if (b.tunnel === 'udp') this.sendUdpTunnel(pkt, b.careOf, b.port, src);
             else this.ipip!.send(encapsulateIpip(pkt, src, b.careOf), b.careOf);
           }
           this.count('tx_tunnelled', list.length);
@@ -430,6 +458,7 @@ export class UserspaceDataPlane implements DataPlane {
   }
 
   private agentSock: { ifname: string; sock: RawSocket } | undefined;
+  private homeSock: RawSocket | undefined;
 
   /** With a foreign agent care-of address the node sends plainly on the link; the FA reverse-tunnels. */
   private sendViaAgent(pkt: Buffer, a: Extract<Action, { kind: 'mn-state' }>): void {
@@ -507,6 +536,7 @@ export class UserspaceDataPlane implements DataPlane {
     if (this.mn?.vpn === 'up' && this.vpn) await this.vpn.down().catch(() => undefined);
     for (const s of this.icmp.values()) s.close();
     this.agentSock?.sock.close();
+    this.homeSock?.close();
     this.ipip?.close();
     const removed = await this.nl.cleanup().catch(() => 0);
     for (const [i, a, l] of this.mnInstalled.addrs) await this.nl.delAddress(i, a, l);
@@ -514,6 +544,6 @@ export class UserspaceDataPlane implements DataPlane {
     this.tun?.close();
     this.vpnTun?.close();
     this.nl.close();
-    this.host.log('info', 'dataplane-stopped', { removed, ifname: ifName.name });
+    this.host.log('info', 'dataplane-stopped', { removed });
   }
 }

@@ -355,7 +355,10 @@ export class UserspaceDataPlane implements DataPlane {
       if (a.agent === 0 && a.careOf) want.rules.push({ priority: RULE_BASE, table: 254, src: a.careOf });
       if (phys) {
         want.rules.push({ priority: RULE_BASE + 1, table: MN_AGENT_TABLE, oif: a.ifname });
-        if (a.agent) want.routes.push({ dst: 0, prefixLength: 0, table: MN_AGENT_TABLE, gateway: a.agent, dev: phys });
+        // Packets the node's data plane sends bound to the interface leave through its gateway: the
+        // FA, or for a co-located address the router the interface was configured with.
+        const gw = a.agent || (await this.defaultGateway(phys));
+        want.routes.push(gw ? { dst: 0, prefixLength: 0, table: MN_AGENT_TABLE, gateway: gw, dev: phys } : { dst: 0, prefixLength: 0, table: MN_AGENT_TABLE, dev: phys, scope: 'link' });
       }
       want.rules.push({ priority: RULE_BASE + 50, table: MN_TABLE });
     }
@@ -370,6 +373,12 @@ export class UserspaceDataPlane implements DataPlane {
     // Back on the home link (RFC 5944 §4.6): neighbours map the home address to the node again.
     if (a.location === 'home' && a.homeAddress && a.ifname && prev?.location !== 'home') this.announce(a.ifname, a.homeAddress);
     this.host.log('info', 'dataplane-mn', { location: a.location, careOf: ipStr(a.careOf), outer: ipStr(a.outerAddress), agent: ipStr(a.agent), tunnel: a.tunnel, ifname: a.ifname });
+  }
+
+  private async defaultGateway(index: number): Promise<number> {
+    const routes = await this.nl.sock.getRoutes({ family: 2 } as never);
+    const def = routes.find((r) => r.data.dstLen === 0 && r.attrs.oif === index && r.attrs.gateway && (r.attrs.table ?? r.data.table) === 254);
+    return def ? def.attrs.gateway!.readUInt32BE(0) : 0;
   }
 
   private mnVpn(a: Extract<Action, { kind: 'mn-state' }>): void {
@@ -448,8 +457,8 @@ export class UserspaceDataPlane implements DataPlane {
             continue;
           }
           if (a.tunnel === 'udp') this.sendUdpTunnel(pkt, o.proxyOutside!, o.mipPort, a.careOf);
-          else if (a.agent) this.sendViaAgent(pkt, a);
-          else this.ipip!.send(encapsulateIpip(pkt, a.careOf, o.proxyOutside!), o.proxyOutside!);
+          else if (a.agent) this.sendOnLink(pkt, a);
+          else this.sendOnLink(encapsulateIpip(pkt, a.careOf, o.proxyOutside!), a);
           this.lastTx = Date.now();
           break;
         }
@@ -460,8 +469,12 @@ export class UserspaceDataPlane implements DataPlane {
   private agentSock: { ifname: string; sock: RawSocket } | undefined;
   private homeSock: RawSocket | undefined;
 
-  /** With a foreign agent care-of address the node sends plainly on the link; the FA reverse-tunnels. */
-  private sendViaAgent(pkt: Buffer, a: Extract<Action, { kind: 'mn-state' }>): void {
+  /**
+   * Sends a whole datagram out the current physical interface (the socket is bound to it, so the
+   * interface's table 211 routes it, never the mobility TUN): IP-in-IP from a co-located address,
+   * or, with a foreign agent care-of address, the packet itself (the FA reverse-tunnels it).
+   */
+  private sendOnLink(pkt: Buffer, a: Extract<Action, { kind: 'mn-state' }>): void {
     if (this.agentSock?.ifname !== a.ifname) {
       this.agentSock?.sock.close();
       this.agentSock = { ifname: a.ifname, sock: RawSocket.open(255, { hdrincl: true, device: a.ifname, pktinfo: false }) };

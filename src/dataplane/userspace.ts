@@ -174,13 +174,15 @@ export class UserspaceDataPlane implements DataPlane {
     this.host.log('info', 'dataplane-started', { mode: 'userspace', role: o.role, tun: o.tunName });
   }
 
-  private readonly agentRoutes = new Set<string>();
+  /** When each agent's link route was last (re)installed: links go down and take routes with them. */
+  private readonly agentRoutes = new Map<string, number>();
 
   /** The node reaches an advertising agent on its link even before it has an address there. */
   private agentHeard(src: number, ifname: string): void {
     const key = `${src}/${ifname}`;
-    if (this.agentRoutes.has(key)) return;
-    this.agentRoutes.add(key);
+    const now = Date.now();
+    if (now - (this.agentRoutes.get(key) ?? 0) < 5000) return;
+    this.agentRoutes.set(key, now);
     void (async () => {
       const index = await this.nl.linkIndex(ifname);
       await this.nl.addRoute({ dst: src, prefixLength: 32, dev: index, scope: 'link' });
@@ -336,8 +338,12 @@ export class UserspaceDataPlane implements DataPlane {
     const prev = this.mn;
     this.mn = a;
     const same = prev && prev.location === a.location && prev.careOf === a.careOf && prev.agent === a.agent && prev.outerAddress === a.outerAddress && prev.homeAddress === a.homeAddress && prev.ifname === a.ifname && prev.tunnel === a.tunnel;
+    // Leaving the VPN (home: pass-through) happens before the routes change, so nothing the node
+    // sends next (its deregistration, its traffic) is routed into a tunnel that no longer leads anywhere.
+    // A node between registrations ('down') keeps its SAs: nothing is renegotiated on a move.
+    if (prev?.vpn !== 'pass-through' && a.vpn === 'pass-through') await this.mnVpn(a);
     if (!same) await this.mnInstall(a, prev);
-    if (prev?.vpn !== a.vpn) this.mnVpn(a);
+    if (a.vpn === 'up' && prev?.vpn !== 'up') void this.mnVpn(a);
   }
 
   private async mnInstall(a: Extract<Action, { kind: 'mn-state' }>, prev: Extract<Action, { kind: 'mn-state' }> | undefined): Promise<void> {
@@ -358,6 +364,7 @@ export class UserspaceDataPlane implements DataPlane {
         // Packets the node's data plane sends bound to the interface leave through its gateway: the
         // FA, or for a co-located address the router the interface was configured with.
         const gw = a.agent || (await this.defaultGateway(phys));
+        if (a.agent) want.routes.push({ dst: a.agent, prefixLength: 32, dev: phys, scope: 'link' });
         want.routes.push(gw ? { dst: 0, prefixLength: 0, table: MN_AGENT_TABLE, gateway: gw, dev: phys } : { dst: 0, prefixLength: 0, table: MN_AGENT_TABLE, dev: phys, scope: 'link' });
       }
       want.rules.push({ priority: RULE_BASE + 50, table: MN_TABLE });
@@ -381,17 +388,21 @@ export class UserspaceDataPlane implements DataPlane {
     return def ? def.attrs.gateway!.readUInt32BE(0) : 0;
   }
 
-  private mnVpn(a: Extract<Action, { kind: 'mn-state' }>): void {
+  private async mnVpn(a: Extract<Action, { kind: 'mn-state' }>): Promise<void> {
     if (!this.vpn) return;
     const t0 = Date.now();
-    const job = a.vpn === 'up' ? this.vpn.up() : a.vpn === 'pass-through' ? this.vpn.down().then(() => null) : Promise.resolve(null);
-    job.then((sa) => {
-      if (a.vpn === 'up') this.host.log('info', 'vpn-up', { ike: sa ? `${sa.ikeSpiI}_${sa.ikeSpiR}` : 'none', child: sa?.children.map((c) => `${c.spiIn}/${c.spiOut}`).join(',') ?? '', ms: Date.now() - t0 });
-      else if (a.vpn === 'pass-through') this.host.log('info', 'vpn-pass-through', {});
-    }, (e: Error) => {
+    try {
+      if (a.vpn === 'up') {
+        const sa = await this.vpn.up();
+        this.host.log('info', 'vpn-up', { ike: sa ? `${sa.ikeSpiI}_${sa.ikeSpiR}` : 'none', child: sa?.children.map((c) => `${c.spiIn}/${c.spiOut}`).join(',') ?? '', ms: Date.now() - t0 });
+      } else {
+        await this.vpn.down();
+        this.host.log('info', 'vpn-pass-through', { ms: Date.now() - t0 });
+      }
+    } catch (e) {
       this.count('vpn_error');
-      this.host.log('warn', 'vpn-failed', { want: a.vpn, error: e.message });
-    });
+      this.host.log('warn', 'vpn-failed', { want: a.vpn, error: (e as Error).message });
+    }
   }
 
   private natKeepalive(): void {

@@ -45,9 +45,13 @@ export class VpnControl {
     return this.sa();
   }
 
+  /**
+   * Tears the tunnel down at once (`--force`: no waiting for the peer's answer — at home the
+   * outer path is already gone), so the kernel's routes into the tunnel disappear immediately.
+   */
   async down(): Promise<void> {
     const cur = await this.sa().catch(() => null);
-    if (cur) await this.run(['--terminate', '--ike', this.cfg.connection, '--timeout', '10']).catch(() => undefined);
+    if (cur) await this.run(['--terminate', '--ike', this.cfg.connection, '--force', '--timeout', '2']).catch(() => undefined);
   }
 }
 

@@ -33,6 +33,7 @@ test.before(async () => {
   await w.ready();
   node(w.ns.cn!, 'tcp-server', '5001');
   node(w.ns.mn!, 'tcp-server', '5002');
+  node(w.ns.mn!, 'bulk-server', '5004');
   const recv = node(w.ns.mn!, 'udp-recv', '5003');
   let pending = '';
   recv.stdout!.on('data', (b: Buffer) => {
@@ -96,12 +97,22 @@ async function stage(to: Place, expectLocation: 'home' | 'foreign'): Promise<voi
   } catch (e) {
     conn = String((e as { stdout?: string }).stdout ?? '{"event":"error"}');
   }
+  // A bulk transfer with full-size segments through VPN + tunnel must not stall (MTU handling).
+  let bulk: Record<string, unknown> = { event: 'skipped' };
+  if (expectLocation === 'foreign') {
+    try {
+      bulk = JSON.parse(execFileSync('ip', ['netns', 'exec', w.ns.cn!, process.execPath, '--import', 'tsx', PROBE, 'bulk-send', ADDR.home, '5004', String(2 * 1024 * 1024)], { encoding: 'utf8' }).trim());
+    } catch (e) {
+      bulk = JSON.parse(String((e as { stdout?: string }).stdout || '{"event":"error"}').trim());
+    }
+  }
   const saAfter = w.sa('mn');
   const ikeAfter = w.ikeMessages('mn');
-  const r = { to, ms: t1 - t0, ...g, newConnection: JSON.parse(conn.trim()).event, ikeMessages: ikeAfter - ikeBefore, ike: saAfter ? `${saAfter.ikeSpiI}_${saAfter.ikeSpiR}` : 'none', child: saAfter?.children.map((c) => `${c.spiIn}/${c.spiOut}`).join(',') ?? 'none' };
+  const r = { to, ms: t1 - t0, ...g, newConnection: JSON.parse(conn.trim()).event, bulkMbps: bulk.mbps ?? bulk.event, ikeMessages: ikeAfter - ikeBefore, ike: saAfter ? `${saAfter.ikeSpiI}_${saAfter.ikeSpiR}` : 'none', child: saAfter?.children.map((c) => `${c.spiIn}/${c.spiOut}`).join(',') ?? 'none' };
   results.push(r);
   assert.is(JSON.parse(conn.trim()).event, 'ok', `cn opens a new connection to the home address at ${to}: ${conn.trim()}`);
   assert.not.match(streamLog, /"event":"(error|close)"/, 'the TCP stream never reset');
+  if (expectLocation === 'foreign') assert.is(bulk.event, 'ok', `2 MiB bulk transfer cn → node at ${to}: ${JSON.stringify(bulk)}`);
   if (saBefore && expectLocation === 'foreign') {
     assert.is(saAfter?.ikeSpiI, saBefore.ikeSpiI, 'same IKE SA');
     assert.is(saAfter?.ikeSpiR, saBefore.ikeSpiR, 'same IKE SA');

@@ -89,6 +89,51 @@ switch (mode) {
     }, 200);
     break;
   }
+  case 'bulk-server':
+    // Counts the bytes of each connection and answers the total when the sender half-closes.
+    createServer({ allowHalfOpen: true }, (s) => {
+      let n = 0;
+      s.on('data', (d) => (n += d.length));
+      s.on('end', () => s.end(`${n}\n`));
+      s.on('error', () => undefined);
+    }).listen(Number(a1), '0.0.0.0', () => out({ event: 'listening' }));
+    break;
+  case 'bulk-send': {
+    // Sends BYTES of full-size segments and waits for the receiver's count: MTU trouble stalls here.
+    const total = Number(a3);
+    const t0 = Date.now();
+    const s = connect({ host: a1!, port: Number(a2), allowHalfOpen: true });
+    const timer = setTimeout(() => {
+      out({ event: 'error', error: 'timeout' });
+      process.exit(1);
+    }, 30_000);
+    s.on('connect', () => {
+      const chunk = Buffer.alloc(65536, 0x61);
+      let sent = 0;
+      const pump = () => {
+        while (sent < total) {
+          const n = Math.min(chunk.length, total - sent);
+          sent += n;
+          if (!s.write(chunk.subarray(0, n))) return void s.once('drain', pump);
+        }
+        s.end();
+      };
+      pump();
+    });
+    let reply = '';
+    s.on('data', (d) => (reply += d));
+    s.on('end', () => {
+      clearTimeout(timer);
+      const ms = Date.now() - t0;
+      out({ event: Number(reply) === total ? 'ok' : 'error', bytes: Number(reply), ms, mbps: +((total * 8) / 1000 / ms).toFixed(1) });
+      process.exit(0);
+    });
+    s.on('error', (e) => {
+      out({ event: 'error', error: e.message });
+      process.exit(1);
+    });
+    break;
+  }
   default:
     process.stderr.write(`unknown mode ${mode}\n`);
     process.exit(2);

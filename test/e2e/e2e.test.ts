@@ -25,6 +25,7 @@ function node(ns: string, ...args: string[]): ChildProcess {
 }
 
 test.before(async () => {
+  if (process.getuid?.() !== 0) throw new Error('the e2e lane needs root (network namespaces, TUN devices, strongSwan): run npm test as root');
   execFileSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'build.mjs')], { stdio: 'pipe' });
   w.build();
   w.startStrongswan();

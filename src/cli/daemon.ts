@@ -19,6 +19,8 @@ import type { Action, RoleEvent, Counters, LinkEvent } from '../roles/types';
 import { buildRuntime, Runtime } from './runtime';
 import { DataPlane, DataplaneHost, NoDataPlane } from '../dataplane/index';
 import { MsgType } from '../wire/constants';
+import { StateStore } from './persist';
+import { renameSync } from 'node:fs';
 import { RoamdError } from '../errors';
 import { RateLimiter } from '../platform/rate-limit';
 
@@ -44,6 +46,8 @@ export class Daemon {
   /** Daemon-level counters (socket errors, unsupported actions), merged into `stats`. */
   private readonly counters: Counters = {};
   private dp!: DataPlane;
+  private store: StateStore | undefined;
+  private compactTimer: NodeJS.Timeout | undefined;
   /** Actions run in order; a data-plane step (netlink) completes before the next send. */
   private queue: Promise<void> = Promise.resolve();
   private stopping = false;
@@ -68,6 +72,7 @@ export class Daemon {
     if (this.cfg.main.role !== 'mn') for (const a of this.cfg.main.listen) await this.openSocket(a, this.cfg.main.port);
     this.dp = await this.buildDataplane();
     await this.dp.start();
+    await this.restoreState();
     this.control = await serveControl(this.cfg.main.controlSocket, (req) => this.onControl(req));
     this.tick = setInterval(() => this.dispatch({ kind: 'tick' }), this.caps.tick_ms);
     process.on('SIGHUP', () => this.reload().catch((e) => this.log.log('error', 'reload-failed', { error: (e as Error).message })));
@@ -78,6 +83,44 @@ export class Daemon {
       port: this.cfg.main.port, control: this.cfg.main.controlSocket, dataplane: this.cfg.main.dataplane, profile: profile.name,
     });
     this.dispatch({ kind: 'tick' });
+  }
+
+  /** Snapshot + journal → role state; the restored bindings are installed in the data plane. */
+  private async restoreState(): Promise<void> {
+    const path = this.cfg.main.snapshot;
+    if (!path || !this.rt.persist) return;
+    this.store = new StateStore(path, this.rt.role);
+    const t0 = Date.now();
+    let loaded;
+    try {
+      loaded = this.store.load();
+    } catch (e) {
+      // Never start on top of state we cannot read without saying so; keep the file for inspection.
+      const aside = `${path}.bad-${Date.now()}`;
+      try {
+        renameSync(path, aside);
+      } catch {
+        // nothing to move
+      }
+      this.log.log('error', 'state-unreadable', { file: path, movedTo: aside, error: (e as Error).message });
+      loaded = { records: [], snapshotRecords: 0, journalRecords: 0, corrupt: 0 };
+    }
+    const actions = this.rt.persist.importAll(loaded.records, Date.now());
+    await this.performAll(actions);
+    this.store.compact(this.rt.persist.exportAll());
+    this.log.log('info', 'state-restored', { file: path, snapshot: loaded.snapshotRecords, journal: loaded.journalRecords, corrupt: loaded.corrupt, bindings: actions.length, ms: Date.now() - t0 });
+    this.compactTimer = setInterval(() => this.compact(), 60_000);
+    this.compactTimer.unref();
+  }
+
+  private compact(): void {
+    if (!this.store || !this.rt.persist) return;
+    try {
+      this.store.compact(this.rt.persist.exportAll());
+    } catch (e) {
+      this.count('snapshot_error');
+      this.log.log('error', 'snapshot-failed', { error: (e as Error).message });
+    }
   }
 
   private async buildDataplane(): Promise<DataPlane> {
@@ -166,6 +209,21 @@ export class Daemon {
   }
 
   private async performAll(actions: Action[]): Promise<void> {
+    // Journal binding changes before anything of this batch (the acknowledgement) leaves.
+    if (this.store && this.rt.persist) {
+      const recs: unknown[] = [];
+      for (const a of actions) {
+        if (a.kind !== 'ha-binding' && a.kind !== 'proxy-binding') continue;
+        const r = this.rt.persist.record(a);
+        if (r) recs.push(r);
+      }
+      try {
+        this.store.append(recs);
+      } catch (e) {
+        this.count('journal_error');
+        this.log.log('error', 'journal-failed', { error: (e as Error).message });
+      }
+    }
     for (const a of actions) {
       switch (a.kind) {
         case 'log':
@@ -254,7 +312,9 @@ export class Daemon {
     this.stopping = true;
     this.dispatch({ kind: 'shutdown' });
     if (this.tick) clearInterval(this.tick);
+    if (this.compactTimer) clearInterval(this.compactTimer);
     await this.queue;
+    this.compact();
     // Give the deregistrations and acknowledgements a moment to leave.
     await new Promise((r) => setTimeout(r, 100));
     await this.dp?.stop().catch((e) => this.log.log('warn', 'dataplane-stop-failed', { error: (e as Error).message }));

@@ -7,8 +7,8 @@ import type { RoamdConfig, Role } from '../platform/config';
 import type { Capacities } from '../tables/profile';
 import { createTables } from '../tables/create';
 import type { Action, Counters, RoleEvent } from '../roles/types';
-import { createHa, stepHa, haStatus, haBindings, reloadHa } from '../roles/ha';
-import { createProxy, stepProxy, proxyStatus, proxyBindings, reloadProxy } from '../roles/proxy';
+import { createHa, stepHa, haStatus, haBindings, reloadHa, haRecord, haExport, haImportAll, HaNodeRecord } from '../roles/ha';
+import { createProxy, stepProxy, proxyStatus, proxyBindings, reloadProxy, proxyRecord, proxyNaiOf, proxyExport, proxyImportAll, ProxyNodeRecord } from '../roles/proxy';
 import { createFa, stepFa, faStatus, faVisitors, reloadFa } from '../roles/fa';
 import { createMn, stepMn, mnStatus, reloadMn } from '../roles/mn';
 import { ipToString } from '../platform/address';
@@ -22,6 +22,13 @@ export interface Runtime {
   visitors(): unknown;
   reload(cfg: RoamdConfig, now: number): Action[];
   counters(): Counters;
+  /** Roles whose bindings survive a restart (ha, proxy): see src/cli/persist.ts. */
+  persist?: {
+    /** The record to journal for a data-plane action, or null. */
+    record(a: Action): unknown;
+    exportAll(): unknown[];
+    importAll(recs: unknown[], now: number): Action[];
+  };
 }
 
 /** uint32 from the system CSPRNG: nonces, challenges, identification low bits. */
@@ -43,6 +50,11 @@ export function buildRuntime(cfg: RoamdConfig, caps: Capacities, now: number): R
         visitors: () => notThisRole('visitors', 'fa'),
         reload: (c, n) => (c.roleConfig.role === 'ha' ? reloadHa(st, c.roleConfig.ha, n) : roleChanged()),
         counters: () => st.counters,
+        persist: {
+          record: (a) => (a.kind === 'ha-binding' ? haRecord(st, a.home) : null),
+          exportAll: () => haExport(st),
+          importAll: (recs, n) => haImportAll(st, recs as HaNodeRecord[], n),
+        },
       };
     }
     case 'proxy': {
@@ -56,6 +68,14 @@ export function buildRuntime(cfg: RoamdConfig, caps: Capacities, now: number): R
         visitors: () => notThisRole('visitors', 'fa'),
         reload: (c) => (c.roleConfig.role === 'proxy' ? reloadProxy(st, c.roleConfig.proxy) : roleChanged()),
         counters: () => st.counters,
+        persist: {
+          record: (a) => {
+            const nai = a.kind === 'proxy-binding' ? proxyNaiOf(st, a.home) : null;
+            return nai ? proxyRecord(st, nai) : null;
+          },
+          exportAll: () => proxyExport(st),
+          importAll: (recs, n) => proxyImportAll(st, recs as ProxyNodeRecord[], n),
+        },
       };
     }
     case 'fa': {

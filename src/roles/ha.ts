@@ -414,3 +414,90 @@ function ipStr(a: number): string {
 }
 
 export { naiOf };
+
+// --- Restart without losing bindings -------------------------------------------------------------
+
+/** One node's persistent state: its bindings and its replay state (docs/reliability.md). */
+export interface HaNodeRecord {
+  home: number;
+  bindings: Array<{ careOf: number; expiresAt: number; lifetime: number; idHi: number; idLo: number; flags: number; mode: number; natPort: number; agent: number; rev: number }>;
+  replay?: { key: string; primed: boolean; lastHigh: number; lastLow: number; nonce: number };
+  nai?: string;
+}
+
+function replayKey(n: NodeRecord): string {
+  return n.nai ? `nai:${n.nai}` : `home:${n.homeAddress}`;
+}
+
+/** The persistent state of one home address, for the journal written before replies go out. */
+export function haRecord(st: HaState, home: number): HaNodeRecord {
+  const rec: HaNodeRecord = { home, bindings: [] };
+  for (let s = st.bindings.find(home); s !== NONE; s = st.bindings.next(s)) {
+    const b = st.bindings;
+    rec.bindings.push({ careOf: b.careOf[s]!, expiresAt: b.expiresAt(s), lifetime: b.lifetime[s]!, idHi: b.identHi[s]!, idLo: b.identLo[s]!,
+      flags: b.flags[s]!, mode: b.mode[s]!, natPort: st.natPort[s]!, agent: st.agent[s]!, rev: st.revSupport[s]! });
+  }
+  const node = st.byHome.get(home) ?? dynamicOwner(st, home);
+  if (node) {
+    rec.replay = { key: replayKey(node), primed: node.replay.primed, lastHigh: node.replay.lastHigh, lastLow: node.replay.lastLow, nonce: node.replay.nonce };
+    if (node.homeAddress === 0) rec.nai = node.nai;
+  }
+  return rec;
+}
+
+/** Every node with a binding or a replay state, for the periodic snapshot. */
+export function haExport(st: HaState): HaNodeRecord[] {
+  const homes = new Set<number>();
+  st.bindings.forEach((s) => homes.add(st.bindings.home[s]!));
+  const out = [...homes].map((h) => haRecord(st, h));
+  // Replay state of nodes without a binding still protects against replays after a restart.
+  for (const n of new Set([...st.byHome.values(), ...st.byNai.values()])) {
+    if (n.replay.primed && (n.homeAddress === 0 || !homes.has(n.homeAddress))) {
+      out.push({ home: n.homeAddress, bindings: [], replay: { key: replayKey(n), primed: true, lastHigh: n.replay.lastHigh, lastLow: n.replay.lastLow, nonce: n.replay.nonce } });
+    }
+  }
+  return out;
+}
+
+/**
+ * Puts one node's recorded state back (replacing what is there): bindings that have not expired,
+ * its dynamic home address, its replay state. Returns the data-plane actions for the bindings.
+ */
+export function haImport(st: HaState, rec: HaNodeRecord, now: number): Action[] {
+  const out: Action[] = [];
+  if (rec.replay) {
+    const n = [...st.byHome.values(), ...st.byNai.values()].find((x) => replayKey(x) === rec.replay!.key);
+    if (n) Object.assign(n.replay, { primed: rec.replay.primed, lastHigh: rec.replay.lastHigh, lastLow: rec.replay.lastLow, nonce: rec.replay.nonce });
+  }
+  if (rec.home === 0) return out;
+  for (let s = st.bindings.find(rec.home); s !== NONE;) {
+    const next = st.bindings.next(s);
+    st.bindings.remove(s);
+    s = next;
+  }
+  if (rec.nai && st.pool) {
+    const [hi, lo] = naiKey(rec.nai);
+    if (rec.bindings.some((b) => b.expiresAt > now)) st.pool.allocateAddress(rec.home, hi, lo);
+  }
+  for (const b of rec.bindings) {
+    if (b.expiresAt <= now) continue;
+    const s = st.bindings.restore(rec.home, b.careOf, b.idHi, b.idLo, b.flags, b.mode, b.lifetime, b.expiresAt);
+    if (s < 0) {
+      count(st.counters, 'restore_failed');
+      continue;
+    }
+    st.natPort[s] = b.natPort;
+    st.agent[s] = b.agent;
+    st.revSupport[s] = b.rev;
+    out.push(bindingAction(st, s, 'set'));
+  }
+  return out;
+}
+
+/** Restores every record (later ones win) and returns the data-plane actions for the result. */
+export function haImportAll(st: HaState, recs: HaNodeRecord[], now: number): Action[] {
+  for (const r of recs) haImport(st, r, now);
+  const out: Action[] = [];
+  st.bindings.forEach((s) => out.push(bindingAction(st, s, 'set')));
+  return out;
+}

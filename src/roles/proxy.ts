@@ -84,6 +84,8 @@ export interface ProxyState {
   fas: Map<number, PeerRecord>;
   has: Map<number, HomeAgent>;
   homes: Map<string, HomeBinding>;
+  /** Home address → NAI of the node whose home binding it is (for the restart journal). */
+  homeNai: Map<number, string>;
   pending: Map<string, Pending>;
   /** Per care-of slot: the relaying foreign agent (0 = direct) and whether it supports revocation. */
   agent: Uint32Array;
@@ -96,7 +98,7 @@ export interface ProxyState {
 export function createProxy(cfg: ProxyConfig, tables: { proxy: ProxyMap; outerPool: AddressPool }, random: Random32): ProxyState {
   const st: ProxyState = {
     cfg, reg: registrarConfig(cfg), map: tables.proxy, pool: tables.outerPool,
-    byNai: new Map(), fas: new Map(), has: new Map(), homes: new Map(), pending: new Map(),
+    byNai: new Map(), fas: new Map(), has: new Map(), homes: new Map(), homeNai: new Map(), pending: new Map(),
     agent: new Uint32Array(tables.proxy.coaCapacity), revSupport: new Uint8Array(tables.proxy.coaCapacity),
     nextRevocationId: 1, counters: {}, random,
   };
@@ -324,6 +326,7 @@ function onHomeReply(st: ProxyState, data: Buffer, src: number, now: number, out
   let lifetime = 0;
   if (isAccepted(m.code)) {
     st.homes.set(p.nai, { home: m.homeAddress, ha: ha.address, expiresAt: now + m.lifetime * 1000 });
+    st.homeNai.set(m.homeAddress, p.nai);
     code = bind(st, p.nai, m.homeAddress, p.outer, p.req, p.lifetime, p.tunnel, p.src, p.srcPort, p.peer, now, out);
     if (code === ReplyCode.ACCEPTED) lifetime = p.lifetime;
   }
@@ -498,4 +501,92 @@ export function proxyBindings(st: ProxyState, now: number, render: (a: number) =
 
 function ipStr(a: number): string {
   return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+}
+
+// --- Restart without losing bindings -------------------------------------------------------------
+
+/** One node's persistent state at the proxy (docs/reliability.md). */
+export interface ProxyNodeRecord {
+  nai: string;
+  outer?: number;
+  homeBinding?: HomeBinding;
+  coas: Array<{ home: number; careOf: number; port: number; tunnel: number; flags: number; idHi: number; idLo: number; lifetime: number; expiresAt: number; agent: number; rev: number }>;
+  replay?: { primed: boolean; lastHigh: number; lastLow: number; nonce: number };
+}
+
+/** The persistent state of the node with this NAI. */
+export function proxyRecord(st: ProxyState, nai: string): ProxyNodeRecord {
+  const rec: ProxyNodeRecord = { nai, coas: [] };
+  const h = st.homes.get(nai);
+  if (h) rec.homeBinding = { ...h };
+  const [hi, lo] = naiKey(nai);
+  const ps = st.pool.find(hi, lo);
+  if (ps !== NONE) rec.outer = st.pool.addressOf(ps);
+  const nd = rec.outer !== undefined ? st.map.findByOuter(rec.outer) : NONE;
+  if (nd !== NONE) {
+    for (let s = st.map.firstCoa(nd); s !== NONE; s = st.map.nextCoa(s)) {
+      const m = st.map;
+      rec.coas.push({ home: m.home[nd]!, careOf: m.careOf[s]!, port: m.port[s]!, tunnel: m.tunnel[s]!, flags: m.flags[s]!, idHi: m.identHi[s]!, idLo: m.identLo[s]!,
+        lifetime: m.lifetime[s]!, expiresAt: m.expiresAt(s), agent: st.agent[s]!, rev: st.revSupport[s]! });
+    }
+  }
+  const node = st.byNai.get(nai);
+  if (node) rec.replay = { primed: node.replay.primed, lastHigh: node.replay.lastHigh, lastLow: node.replay.lastLow, nonce: node.replay.nonce };
+  return rec;
+}
+
+/** The NAI whose binding a data-plane action is about (null if unknown). */
+export function proxyNaiOf(st: ProxyState, home: number): string | null {
+  return st.homeNai.get(home) ?? null;
+}
+
+export function proxyExport(st: ProxyState): ProxyNodeRecord[] {
+  const out: ProxyNodeRecord[] = [];
+  for (const nai of st.byNai.keys()) {
+    const r = proxyRecord(st, nai);
+    if (r.coas.length || r.homeBinding || r.replay?.primed) out.push(r);
+  }
+  return out;
+}
+
+/** Puts one node's recorded state back (replacing what is there); returns the data-plane actions. */
+export function proxyImport(st: ProxyState, rec: ProxyNodeRecord, now: number): Action[] {
+  const out: Action[] = [];
+  const node = st.byNai.get(rec.nai);
+  if (!node) return out; // no longer configured
+  if (rec.replay) Object.assign(node.replay, rec.replay);
+  if (rec.homeBinding && rec.homeBinding.expiresAt > now) {
+    st.homes.set(rec.nai, { ...rec.homeBinding });
+    st.homeNai.set(rec.homeBinding.home, rec.nai);
+  } else st.homes.delete(rec.nai);
+  const live = rec.coas.filter((c) => c.expiresAt > now);
+  if (rec.outer === undefined) return out;
+  const prev = st.map.findByOuter(rec.outer);
+  if (prev !== NONE) st.map.removeNode(prev);
+  const [hi, lo] = naiKey(rec.nai);
+  if (live.length === 0) return out;
+  // The outer address stays this node's: never handed to another node after a restart.
+  if (st.pool.allocateAddress(rec.outer, hi, lo) < 0) {
+    count(st.counters, 'restore_failed');
+    return out;
+  }
+  for (const c of live) {
+    const s = st.map.restore(c.home, rec.outer, c.careOf, c.port, c.tunnel, c.flags, c.idHi, c.idLo, c.lifetime, c.expiresAt);
+    if (s < 0) {
+      count(st.counters, 'restore_failed');
+      continue;
+    }
+    st.agent[s] = c.agent;
+    st.revSupport[s] = c.rev;
+    out.push(bindingAction(st, s, 'set'));
+  }
+  return out;
+}
+
+/** Restores every record (later ones win) and returns the data-plane actions for the result. */
+export function proxyImportAll(st: ProxyState, recs: ProxyNodeRecord[], now: number): Action[] {
+  for (const r of recs) proxyImport(st, r, now);
+  const out: Action[] = [];
+  st.map.forEachCoa((s) => out.push(bindingAction(st, s, 'set')));
+  return out;
 }

@@ -124,6 +124,23 @@ async function stage(to: Place, expectLocation: 'home' | 'foreign'): Promise<voi
 
 test('home → hotspot (foreign agent): VPN comes up, stream survives', () => stage('hotspot', 'foreign'));
 test('hotspot → wired (co-located care-of address): same SAs, no IKE', () => stage('wired', 'foreign'));
+test('kill -9 of the proxy and the HA, restart: traffic resumes without the node re-registering', async () => {
+  const regs = (await w.call('mn', { cmd: 'stats' }))['tx-registration'] ?? 0;
+  const sa0 = w.sa('mn');
+  const t0 = Date.now();
+  const proxyMs = await w.crashAndRestart('proxy');
+  const haMs = await w.crashAndRestart('ha');
+  const before = echoed();
+  await waitFor('tcp stream flowing after the restarts', async () => echoed() > before + 20, 30_000);
+  const g = gap(t0, Date.now());
+  const pb = (await w.call('proxy', { cmd: 'bindings' })) as any[];
+  assert.equal(pb.map((b) => b.careOf), [ADDR.wiredMn], 'the proxy binding came back from its snapshot');
+  assert.equal(((await w.call('ha', { cmd: 'bindings' })) as any[]).map((b) => b.home), [ADDR.home]);
+  assert.is((await w.call('mn', { cmd: 'stats' }))['tx-registration'] ?? 0, regs, 'the node did not register again');
+  assert.is(w.sa('mn')?.ikeSpiI, sa0?.ikeSpiI, 'same IKE SA');
+  assert.not.match(streamLog, /"event":"(error|close)"/, 'the TCP stream never reset');
+  results.push({ to: 'restart proxy+ha', restartMs: { proxy: proxyMs, ha: haMs }, interruptionMs: g.interruptionMs, lost: g.lost });
+});
 test('wired → behind the NAT (RFC 3519 UDP tunnel): same SAs, no IKE', () => stage('nat', 'foreign'));
 test('NAT → hotspot again: same SAs, no IKE', () => stage('hotspot', 'foreign'));
 test('hotspot → home: deregistered, VPN pass-through, stream survives', async () => {

@@ -25,6 +25,17 @@ const IFACE: Record<Place, string> = { home: 'home0', hotspot: 'wlan0', wired: '
 
 export interface Daemon { name: string; ns: string; proc: ChildProcess; log: string; socket: string }
 
+/** Options for baselines without roamd (bench/handoff.ts, bench/dataplane.ts); the e2e lane uses none. */
+export interface WorldOptions {
+  /** Give the node this co-located address (/24, default route via the hotspot router) on the hotspot link, as plain DHCP would, instead of relying on a foreign agent. */
+  hotspotAddress?: string;
+}
+
+export interface StrongswanOptions {
+  /** MOBIKE (RFC 4555) on both ends: the baseline where the node's IKE SA uses its physical address. */
+  mobike?: boolean;
+}
+
 export class World {
   readonly lab: Lab;
   readonly dir: string;
@@ -33,7 +44,7 @@ export class World {
   readonly charon: Record<string, ChildProcess> = {};
   place: Place = 'home';
 
-  constructor(readonly tag = `${PREFIX_ROOT}${process.pid}-`) {
+  constructor(readonly tag = `${PREFIX_ROOT}${process.pid}-`, readonly options: WorldOptions = {}) {
     sweep(PREFIX_ROOT);
     this.lab = new Lab(tag);
     this.dir = join('/tmp', `roamd-e2e-${process.pid}`);
@@ -88,7 +99,7 @@ export class World {
   }
 
   /** strongSwan on the gateway (responder) and the node (initiator), kernel-libipsec, PSK. */
-  startStrongswan(): void {
+  startStrongswan(opts: StrongswanOptions = {}): void {
     for (const who of ['gw', 'mn'] as const) {
       const d = join(this.dir, `sw-${who}`);
       mkdirSync(d, { recursive: true });
@@ -114,7 +125,7 @@ export class World {
     local_addrs = ${gw ? ADDR.gwOut : '%any'}
     remote_addrs = ${gw ? '%any' : ADDR.gwOut}
     proposals = aes128-sha256-modp2048
-    mobike = no
+    mobike = ${opts.mobike ? 'yes' : 'no'}
     dpd_delay = 0
     rekey_time = 0
     reauth_time = 0
@@ -176,8 +187,9 @@ secrets {
   }
 
   private config(role: string, body: string, extra = ''): string {
+    const snap = role === 'ha' || role === 'proxy' ? `\n\toption snapshot '${join(this.dir, `${role}.state`)}'` : '';
     return `config roamd 'main'
-	option role '${role}'
+	option role '${role}'${snap}
 	option port '434'
 	option control_socket '${join(this.dir, `${role}.sock`)}'
 	option dataplane 'userspace'
@@ -275,14 +287,30 @@ config dataplane
 `)],
     };
     for (const [name, [ns, text]] of Object.entries(cfgs)) {
-      const file = join(this.dir, `${name}.conf`);
-      writeFileSync(file, text);
-      const proc = this.lab.spawn(ns, process.execPath, [BUNDLE, 'run', '--config', file]);
-      const d: Daemon = { name, ns, proc, log: '', socket: join(this.dir, `${name}.sock`) };
-      proc.stdout!.on('data', (b) => (d.log += b));
-      proc.stderr!.on('data', (b) => (d.log += b));
-      this.daemons.push(d);
+      writeFileSync(join(this.dir, `${name}.conf`), text);
+      this.daemons.push(this.spawnDaemon(name, ns));
     }
+  }
+
+  private spawnDaemon(name: string, ns: string): Daemon {
+    const proc = this.lab.spawn(ns, process.execPath, [BUNDLE, 'run', '--config', join(this.dir, `${name}.conf`)]);
+    const d: Daemon = { name, ns, proc, log: '', socket: join(this.dir, `${name}.sock`) };
+    proc.stdout!.on('data', (b) => (d.log += b));
+    proc.stderr!.on('data', (b) => (d.log += b));
+    return d;
+  }
+
+  /** kill -9 a daemon and start it again with the same configuration (as procd would respawn it). */
+  async crashAndRestart(name: string): Promise<number> {
+    const old = this.daemon(name);
+    old.proc.kill('SIGKILL');
+    await new Promise((r) => old.proc.once('exit', r));
+    const t0 = Date.now();
+    const d = this.spawnDaemon(name, old.ns);
+    d.log = `${old.log}--- restarted\n`;
+    this.daemons[this.daemons.indexOf(old)] = d;
+    await waitFor(`roamd ${name} restarted`, async () => !!(await this.call(name, { cmd: 'status' }).catch(() => null)), 15_000);
+    return Date.now() - t0;
   }
 
   daemon(name: string): Daemon {
@@ -301,12 +329,21 @@ config dataplane
 
   /**
    * Moves the node: the new link comes up (with its address and default route, as DHCP would
-   * give), then the old one goes away (make-before-break when both are foreign).
+   * give), then the old one goes away (make-before-break when both are foreign: `finishMove()`).
+   * With `breakFirst` the old link goes away before the new one comes up (break-before-make).
    */
-  move(to: Place): void {
+  move(to: Place, opts: { breakFirst?: boolean } = {}): void {
     const N = this.ns, L = this.lab, mn = N.mn!;
     const from = this.place;
     const ifn = IFACE[to];
+    const detach = () => {
+      const old = IFACE[from];
+      sh('ip', ['-n', mn, 'addr', 'flush', 'dev', old], { allowFail: true });
+      sh('ip', ['-n', mn, 'route', 'flush', 'dev', old], { allowFail: true });
+      L.ip(mn, 'link', 'set', old, 'down');
+    };
+    const early = opts.breakFirst === true && from !== to;
+    if (early) detach();
     L.ip(mn, 'link', 'set', ifn, 'up');
     if (to === 'home') {
       L.ip(mn, 'addr', 'add', `${ADDR.home}/24`, 'dev', ifn);
@@ -314,18 +351,15 @@ config dataplane
       L.ip(mn, 'addr', 'add', `${ADDR.wiredMn}/24`, 'dev', ifn);
     } else if (to === 'nat') {
       L.ip(mn, 'addr', 'add', `${ADDR.natMn}/24`, 'dev', ifn);
+    } else if (to === 'hotspot' && this.options.hotspotAddress) {
+      L.ip(mn, 'addr', 'add', `${this.options.hotspotAddress}/24`, 'dev', ifn);
     }
-    const detach = () => {
-      const old = IFACE[from];
-      sh('ip', ['-n', mn, 'addr', 'flush', 'dev', old], { allowFail: true });
-      sh('ip', ['-n', mn, 'route', 'flush', 'dev', old], { allowFail: true });
-      L.ip(mn, 'link', 'set', old, 'down');
-    };
-    if (from === 'home' || to === 'home') detach();
+    if (!early && (from === 'home' || to === 'home')) detach();
     if (to === 'wired') L.ip(mn, 'route', 'replace', 'default', 'via', '198.51.100.1', 'dev', ifn);
     if (to === 'nat') L.ip(mn, 'route', 'replace', 'default', 'via', '192.168.1.1', 'dev', ifn);
     if (to === 'home') L.ip(mn, 'route', 'replace', 'default', 'via', ADDR.gwIn, 'dev', ifn);
-    if (from !== 'home' && to !== 'home') this.pendingDetach = detach;
+    if (to === 'hotspot' && this.options.hotspotAddress) L.ip(mn, 'route', 'replace', 'default', 'via', ADDR.fa, 'dev', ifn);
+    if (!early && from !== 'home' && to !== 'home') this.pendingDetach = detach;
     this.place = to;
   }
 

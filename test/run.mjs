@@ -18,7 +18,7 @@ const LANES = [
   { name: 'interop', packages: ['tshark', 'python3-scapy'] },
   { name: 'loopback', packages: ['python3-scapy'] },
   { name: 'reliability', packages: [] },
-  { name: 'e2e', packages: ['strongswan-swanctl', 'charon-systemd', 'libcharon-extra-plugins', 'libstrongswan-extra-plugins', 'iproute2', 'nftables', 'iperf3'] },
+  { name: 'e2e', packages: ['strongswan-swanctl', 'charon-systemd', 'libcharon-extra-plugins', 'libstrongswan-extra-plugins', 'iproute2', 'nftables', 'iperf3', 'procps'] },
   { name: 'vm', packages: ['qemu-system-x86', 'linux-image-amd64', 'busybox-static'] },
 ];
 

@@ -12,10 +12,17 @@ from scapy.layers.mobileip import MobileIP, MobileIPRRQ, MobileIPRRP
 ha_ip, port, home, ha_addr, coa, spi, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]), bytes.fromhex(sys.argv[7])
 cases = sys.argv[8:]
 
+last_ident = 0
+
 def ident():
-    high = (int(time.time()) + 2208988800) & 0xffffffff
-    low = struct.unpack('!I', os.urandom(4))[0]
-    return (high << 32) | low
+    # NTP timestamp (RFC 5944 section 5.7.1): seconds and fraction, strictly increasing, so every
+    # new request is newer than the one the home agent accepted last.
+    global last_ident
+    t = time.time()
+    high = (int(t) + 2208988800) & 0xffffffff
+    low = int((t % 1) * 2**32) & 0xffffff00 | (struct.unpack('!B', os.urandom(1))[0])
+    last_ident = max((high << 32) | low, last_ident + 1)
+    return last_ident
 
 def request(identification, corrupt):
     body = bytes(MobileIP(type=1) / MobileIPRRQ(flags=0x02, lifetime=600, homeaddr=home, haaddr=ha_addr, coaddr=coa, id=identification))

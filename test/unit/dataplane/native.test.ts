@@ -193,7 +193,8 @@ if (root) {
 
   test('10. worker threads end with handles open, polling, closing and forgotten: no crash, no fd left', async () => {
     const r = await withNetns(1, (ns) => ns.run(fx('workers.ts'), [50], 60_000));
-    assert.is(r.after, r.before);
+    // Node's own worker bookkeeping may close an fd of its own meanwhile: the check is "none left".
+    assert.ok(r.after <= r.before, `fds before ${r.before}, after ${r.after}`);
   });
 } else {
   test('5-10. netns tests need root and iproute2: not run here', () => undefined);

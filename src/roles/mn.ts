@@ -864,7 +864,9 @@ export function mnStatus(st: MnState, render: (addr: number) => string): Record<
     homeAddress: render(st.homeAddress),
     outerAddress: render(st.outerAddress),
     registration: st.shutdown ? 'shutdown' : r.stopped ? 'stopped' : st.pending.some((p) => p.purpose === 'reg') ? 'pending'
-      : r.current && now < r.outerUntil ? 'registered' : r.retryAt > now ? 'backoff' : 'idle',
+      // 'registered' only while the accepted binding is the one shown (its CoA still usable); after a
+      // move that binding is stale until the new registration starts (≥ 1 s apart, §3.6): 'moving'.
+      : r.current && now < r.outerUntil ? (usable(st, r.current) ? 'registered' : 'moving') : r.retryAt > now ? 'backoff' : 'idle',
     outerBinding: r.outerUntil > now ? { granted: r.outerGranted, expiresIn: left(r.outerUntil), renewIn: left(r.outerRenewAt) } : null,
     homeBinding: r.homeUntil > now ? { granted: r.homeGranted, expiresIn: left(r.homeUntil), renewIn: left(r.homeRenewAt) } : null,
     tunnel: r.tunnel,

@@ -4,7 +4,10 @@
  * `{"ok":false,"error":"..."}`. Used by `roamd status|bindings|...` and the rpcd plugin.
  *
  * Bad input (not JSON, unknown command, a line over 64 KiB) gets an error answer and a counter;
- * it never reaches the role state machine unchecked.
+ * it never reaches the role state machine unchecked. Several requests may be written on one
+ * connection without waiting: answers come back one line each, in request order. A line longer than
+ * 64 KiB gets one error answer however it arrives (its rest is discarded up to the newline) and the
+ * connection stays usable.
  */
 import { createServer, createConnection, Server, Socket } from 'node:net';
 import { chmodSync, existsSync, unlinkSync, lstatSync } from 'node:fs';
@@ -43,47 +46,77 @@ export function serveControl(path: string, handler: Handler): Promise<ControlSer
   });
 }
 
+/** Lines read but not yet answered on one connection before reading pauses (back-pressure). */
+const MAX_QUEUED = 64;
+
 function onConnection(sock: Socket, handler: Handler, cs: ControlServer): void {
   let buf = '';
+  let skipping = false;
+  // Answers go out in request order (a pipelining client matches them by position): each line's
+  // answer is chained behind the previous one, even when the handler is asynchronous.
+  let chain: Promise<void> = Promise.resolve();
+  let queued = 0;
+  const enqueue = (make: () => Promise<string> | string): void => {
+    queued++;
+    if (queued > MAX_QUEUED) sock.pause();
+    chain = chain.then(async () => {
+      const text = await make();
+      if (!sock.destroyed) sock.write(text);
+    }).catch(() => undefined).finally(() => {
+      if (--queued <= MAX_QUEUED / 2) sock.resume();
+    });
+  };
   sock.setEncoding('utf8');
   sock.on('error', () => undefined);
   sock.on('data', (chunk: string) => {
-    buf += chunk;
-    if (buf.length > MAX_REQUEST && !buf.includes('\n')) {
-      cs.badRequests++;
-      sock.end(JSON.stringify({ ok: false, error: `request longer than ${MAX_REQUEST} bytes` }) + '\n');
-      buf = '';
-      return;
+    if (skipping) {
+      // The rest of a line already refused as too long: discard up to its end.
+      const nl = chunk.indexOf('\n');
+      if (nl < 0) return;
+      skipping = false;
+      chunk = chunk.slice(nl + 1);
     }
+    buf += chunk;
     let nl: number;
     while ((nl = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
-      if (line.trim()) void answer(sock, line, handler, cs);
+      if (line.length > MAX_REQUEST) {
+        cs.badRequests++;
+        enqueue(() => tooLong);
+      } else if (line.trim()) enqueue(() => answer(line, handler, cs));
+    }
+    // An incomplete line past the limit can never become a valid request: answer it now (once)
+    // and discard the rest of it as it arrives, so memory stays bounded by one chunk.
+    if (buf.length > MAX_REQUEST) {
+      cs.badRequests++;
+      buf = '';
+      skipping = true;
+      enqueue(() => tooLong);
     }
   });
 }
 
-async function answer(sock: Socket, line: string, handler: Handler, cs: ControlServer): Promise<void> {
+const tooLong = JSON.stringify({ ok: false, error: `request longer than ${MAX_REQUEST} bytes` }) + '\n';
+
+async function answer(line: string, handler: Handler, cs: ControlServer): Promise<string> {
   let req: unknown;
   try {
     req = JSON.parse(line);
   } catch {
     cs.badRequests++;
-    sock.write(JSON.stringify({ ok: false, error: 'request is not valid JSON' }) + '\n');
-    return;
+    return JSON.stringify({ ok: false, error: 'request is not valid JSON' }) + '\n';
   }
   if (typeof req !== 'object' || req === null || Array.isArray(req) || typeof (req as { cmd?: unknown }).cmd !== 'string') {
     cs.badRequests++;
-    sock.write(JSON.stringify({ ok: false, error: 'request must be a JSON object with a string "cmd"' }) + '\n');
-    return;
+    return JSON.stringify({ ok: false, error: 'request must be a JSON object with a string "cmd"' }) + '\n';
   }
   try {
     const result = await handler(req as Record<string, unknown>);
-    sock.write(JSON.stringify({ ok: true, result }) + '\n');
+    return JSON.stringify({ ok: true, result }) + '\n';
   } catch (e) {
     if (!(e instanceof RoamdError)) cs.badRequests++;
-    sock.write(JSON.stringify({ ok: false, error: e instanceof Error ? e.message : String(e) }) + '\n');
+    return JSON.stringify({ ok: false, error: e instanceof Error ? e.message : String(e) }) + '\n';
   }
 }
 

@@ -11,6 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TARGETS } from './targets';
 import { ROLE_TARGETS } from './roles';
+import { CONTROL_TARGET } from './control';
 
 const arg = (k: string, d: string) => {
   const i = process.argv.indexOf(`--${k}`);
@@ -18,7 +19,7 @@ const arg = (k: string, d: string) => {
 };
 const runs = Number(arg('runs', '1000000')), seed = Number(arg('seed', '1'));
 const only = arg('only', '').split(',').filter(Boolean);
-const names = [...TARGETS, ...ROLE_TARGETS].map((t) => t.name).filter((n) => !only.length || only.includes(n));
+const names = [...TARGETS, ...ROLE_TARGETS, { name: CONTROL_TARGET }].map((t) => t.name).filter((n) => !only.length || only.includes(n));
 const jobs = Math.max(1, Number(arg('jobs', String(cpus().length))));
 const results: Array<Record<string, any>> = [];
 const t0 = Date.now();

@@ -7,8 +7,24 @@
 import fc from 'fast-check';
 import { TARGETS } from './targets';
 import { ROLE_TARGETS, sequenceArb } from './roles';
+import { runControlFuzz, CONTROL_TARGET } from './control';
 
 const [name, runsText, seedText] = process.argv.slice(2);
+if (name === CONTROL_TARGET) {
+  // The control socket: one input = one request line (connections carry ~5 each, in partial writes).
+  const runs = Number(runsText ?? 1_000_000), seed = Number(seedText ?? 1);
+  const t0 = Date.now();
+  runControlFuzz(Math.ceil(runs / 5), seed).then(
+    (s) => {
+      console.log(JSON.stringify({ target: name, seed, ok: true, inputs: s.lines, accepted: s.lines - s.bad, connections: s.connections, overlong: s.overlong, bytes: s.bytes, ms: Date.now() - t0 }));
+      process.exit(0);
+    },
+    (e: Error) => {
+      console.log(JSON.stringify({ target: name, seed, ok: false, failure: String(e.message).slice(0, 3000), ms: Date.now() - t0 }));
+      process.exit(1);
+    },
+  );
+} else {
 const t = TARGETS.find((x) => x.name === name);
 const r = ROLE_TARGETS.find((x) => x.name === name);
 if (!t && !r) {
@@ -40,3 +56,4 @@ try {
 Object.assign(result, { inputs, accepted: t ? accepted : undefined, ms: Date.now() - t0 });
 console.log(JSON.stringify(result));
 process.exit(result.ok ? 0 : 1);
+}

@@ -23,6 +23,7 @@ import type { Action, LinkEvent } from '../roles/types';
 import type { DataPlane, DataplaneHost } from './index';
 import { VpnControl, VpnConfig } from './vpn';
 import { IpProto } from '../wire/constants';
+import { ipToString as ipStr } from '../platform/address';
 
 export interface UserspaceOptions {
   role: 'ha' | 'proxy' | 'fa' | 'mn';
@@ -53,7 +54,6 @@ const FA_TABLE = 212;
 /** Home agent: away nodes' home addresses toward the VPN gateway, for our own re-injected packets. */
 const HA_VPN_TABLE = 214;
 
-const ipStr = (a: number) => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 
 /** Largest CIDR blocks covering [first, first + count). */
 export function coveringPrefixes(first: number, count: number): Array<{ network: number; length: number }> {

@@ -7,6 +7,7 @@
 import { createRtNetlink, RtNetlinkSocket, rt } from 'netlink';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { RoamdError } from '../errors';
+import { ipToString as fmt } from '../platform/address';
 
 /** Route protocol number roamd tags its routes with (unassigned; `ip route show proto 213`). */
 export const ROAMD_PROTO = 213;
@@ -195,6 +196,3 @@ export function sysctl(name: string, value: string): string {
   return old;
 }
 
-function fmt(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
-}

@@ -27,7 +27,7 @@ import { VisitorTable, VisitorFields, emptyVisitorFields } from '../tables/visit
 import { FULL, NODE_LIMIT, NONE } from '../tables/status';
 import { naiHashString } from '../tables/address-pool';
 import { RoamdError } from '../errors';
-import { Action, Counters, IcmpEvent, LinkEvent, LogFields, RoleEvent, Random32, UdpEvent, count, log } from './types';
+import { Action, Counters, IcmpEvent, LinkEvent, LogFields, RoleEvent, Random32, UdpEvent, count, log, ipStr as ip } from './types';
 import { Signer, appendAuth, authExtensions, checkAuth, encodeReply, encodeRevocationAck, findExt, findNai } from './messages';
 
 /** RFC 1256 §3: all-systems multicast for advertisements; RFC 5944 §2.3: all-mobility-agents. */
@@ -187,9 +187,6 @@ export function reloadFa(st: FaState, cfg: FaConfig): Action[] {
   return out;
 }
 
-function ip(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}`;
-}
 
 function busy(st: FaState): boolean {
   return st.table.visitorCount >= st.table.visitorCapacity;

@@ -18,7 +18,7 @@ import { BindingTable, MODE_TUNNEL, MODE_VPN_GATEWAY } from '../tables/binding-t
 import { AddressPool } from '../tables/address-pool';
 import { FULL, NODE_LIMIT, NONE } from '../tables/status';
 import type { Prefix } from '../platform/address';
-import { Action, Counters, RoleEvent, Random32, count, log } from './types';
+import { Action, Counters, RoleEvent, Random32, count, log, ipStr } from './types';
 import { checkRequest, buildReply, naiOf, naiKey, udpTunnelReply, NodeRecord, PeerRecord, RegistrarConfig, Verdict } from './registrar';
 import { checkAuth, encodeRevocation, encodeRevocationAck, firstAuth } from './messages';
 
@@ -409,9 +409,6 @@ export function haBindings(st: HaState, now: number, render: (a: number) => stri
   return rows;
 }
 
-function ipStr(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
-}
 
 export { naiOf };
 
@@ -461,15 +458,14 @@ export function haExport(st: HaState): HaNodeRecord[] {
 
 /**
  * Puts one node's recorded state back (replacing what is there): bindings that have not expired,
- * its dynamic home address, its replay state. Returns the data-plane actions for the bindings.
+ * its dynamic home address, its replay state.
  */
-export function haImport(st: HaState, rec: HaNodeRecord, now: number): Action[] {
-  const out: Action[] = [];
+function haImport(st: HaState, rec: HaNodeRecord, now: number): void {
   if (rec.replay) {
     const n = [...st.byHome.values(), ...st.byNai.values()].find((x) => replayKey(x) === rec.replay!.key);
     if (n) Object.assign(n.replay, { primed: rec.replay.primed, lastHigh: rec.replay.lastHigh, lastLow: rec.replay.lastLow, nonce: rec.replay.nonce });
   }
-  if (rec.home === 0) return out;
+  if (rec.home === 0) return;
   for (let s = st.bindings.find(rec.home); s !== NONE;) {
     const next = st.bindings.next(s);
     st.bindings.remove(s);
@@ -489,9 +485,7 @@ export function haImport(st: HaState, rec: HaNodeRecord, now: number): Action[] 
     st.natPort[s] = b.natPort;
     st.agent[s] = b.agent;
     st.revSupport[s] = b.rev;
-    out.push(bindingAction(st, s, 'set'));
   }
-  return out;
 }
 
 /** Restores every record (later ones win) and returns the data-plane actions for the result. */

@@ -22,7 +22,7 @@ import { newReplayState, ntpSeconds } from '../auth/replay';
 import { ProxyMap, TUNNEL_IPIP, TUNNEL_UDP } from '../tables/proxy-map';
 import { AddressPool } from '../tables/address-pool';
 import { CONFLICT, FULL, NODE_LIMIT, NONE } from '../tables/status';
-import { Action, Counters, RoleEvent, Random32, count, log } from './types';
+import { Action, Counters, RoleEvent, Random32, count, log, ipStr } from './types';
 import { checkRequest, buildReply, naiOf, naiKey, udpTunnelReply, NodeRecord, PeerRecord, RegistrarConfig } from './registrar';
 import { appendAuth, checkAuth, encodeRevocation, encodeRevocationAck, findNvse, firstAuth, lengthThrough, nvse, NvseType } from './messages';
 
@@ -499,9 +499,6 @@ export function proxyBindings(st: ProxyState, now: number, render: (a: number) =
   return rows;
 }
 
-function ipStr(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
-}
 
 // --- Restart without losing bindings -------------------------------------------------------------
 
@@ -549,26 +546,25 @@ export function proxyExport(st: ProxyState): ProxyNodeRecord[] {
   return out;
 }
 
-/** Puts one node's recorded state back (replacing what is there); returns the data-plane actions. */
-export function proxyImport(st: ProxyState, rec: ProxyNodeRecord, now: number): Action[] {
-  const out: Action[] = [];
+/** Puts one node's recorded state back (replacing what is there). */
+function proxyImport(st: ProxyState, rec: ProxyNodeRecord, now: number): void {
   const node = st.byNai.get(rec.nai);
-  if (!node) return out; // no longer configured
+  if (!node) return; // no longer configured
   if (rec.replay) Object.assign(node.replay, rec.replay);
   if (rec.homeBinding && rec.homeBinding.expiresAt > now) {
     st.homes.set(rec.nai, { ...rec.homeBinding });
     st.homeNai.set(rec.homeBinding.home, rec.nai);
   } else st.homes.delete(rec.nai);
   const live = rec.coas.filter((c) => c.expiresAt > now);
-  if (rec.outer === undefined) return out;
+  if (rec.outer === undefined) return;
   const prev = st.map.findByOuter(rec.outer);
   if (prev !== NONE) st.map.removeNode(prev);
   const [hi, lo] = naiKey(rec.nai);
-  if (live.length === 0) return out;
+  if (live.length === 0) return;
   // The outer address stays this node's: never handed to another node after a restart.
   if (st.pool.allocateAddress(rec.outer, hi, lo) < 0) {
     count(st.counters, 'restore_failed');
-    return out;
+    return;
   }
   for (const c of live) {
     const s = st.map.restore(c.home, rec.outer, c.careOf, c.port, c.tunnel, c.flags, c.idHi, c.idLo, c.lifetime, c.expiresAt);
@@ -578,9 +574,7 @@ export function proxyImport(st: ProxyState, rec: ProxyNodeRecord, now: number): 
     }
     st.agent[s] = c.agent;
     st.revSupport[s] = c.rev;
-    out.push(bindingAction(st, s, 'set'));
   }
-  return out;
 }
 
 /** Restores every record (later ones win) and returns the data-plane actions for the result. */

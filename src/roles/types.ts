@@ -88,5 +88,10 @@ export function log(level: LogLevel, event: string, fields: LogFields = {}): Act
   return { kind: 'log', level, event, fields };
 }
 
+/** Dotted quad of a uint32 address, for log fields (roles do not import the edges' ip-address). */
+export function ipStr(a: number): string {
+  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+}
+
 /** Random source injected into a role: returns a uint32. */
 export type Random32 = () => number;

@@ -2,7 +2,8 @@
  * User-facing IPv4 addresses and prefixes at the edges (config, logs, CLI, JSON): parsed and
  * printed with ip-address; everything inside roamd uses uint32 numbers.
  */
-import { Address4 } from 'ip-address';
+// Only the IPv4 module: the package index pulls in IPv6 as well (30 KB of the bundle).
+import { Address4 } from 'ip-address/dist/ipv4';
 import { RoamdError } from '../errors';
 
 /** Dotted-quad form of a uint32 address. */

@@ -6,6 +6,7 @@
         "src/addon.c",
         "src/arp.c",
         "src/args.c",
+        "src/caps.c",
         "src/errors.c",
         "src/handle.c",
         "src/raw.c",

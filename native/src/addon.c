@@ -49,6 +49,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "rawSendBatch", rd_raw_send_batch }, { "rawBindDevice", rd_raw_bind_device },
     { "rawMembership", rd_raw_membership }, { "start", rd_start }, { "stop", rd_stop }, { "close", rd_close },
     { "stats", rd_stats }, { "setRef", rd_set_ref }, { "gratuitousArp", rd_gratuitous_arp },
+    { "dropCapabilities", rd_drop_capabilities },
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -129,5 +129,6 @@ int rd_raw_read(rd_handle *h, napi_env env, napi_value arr, uint32_t *n, int *er
   for (size_t i_ = argc; i_ < (n); i_++) napi_get_undefined((env), &args[i_]);
 
 napi_value rd_gratuitous_arp(napi_env env, napi_callback_info info);
+napi_value rd_drop_capabilities(napi_env env, napi_callback_info info); /* caps.c */
 
 #endif

@@ -99,6 +99,7 @@ interface Binding {
   stats(h: object): NativeStats;
   setRef(h: object, ref: boolean): void;
   gratuitousArp(ifname: string, ip: number): void;
+  dropCapabilities(keep: number[]): { threads: number; passes: number; unreachable: number };
 }
 
 const ADDON_FILE = 'roamd_native.node';
@@ -148,6 +149,35 @@ export function ifIndex(name: string): number {
  */
 export function gratuitousArp(ifname: string, ip: number): void {
   loadNative().gratuitousArp(ifname, ip >>> 0);
+}
+
+/** Linux capability numbers (include/uapi/linux/capability.h; a stable kernel ABI). */
+export const CAPABILITIES: Readonly<Record<string, number>> = {
+  CAP_CHOWN: 0, CAP_DAC_OVERRIDE: 1, CAP_DAC_READ_SEARCH: 2, CAP_FOWNER: 3, CAP_FSETID: 4, CAP_KILL: 5, CAP_SETGID: 6,
+  CAP_SETUID: 7, CAP_SETPCAP: 8, CAP_LINUX_IMMUTABLE: 9, CAP_NET_BIND_SERVICE: 10, CAP_NET_BROADCAST: 11, CAP_NET_ADMIN: 12,
+  CAP_NET_RAW: 13, CAP_IPC_LOCK: 14, CAP_IPC_OWNER: 15, CAP_SYS_MODULE: 16, CAP_SYS_RAWIO: 17, CAP_SYS_CHROOT: 18,
+  CAP_SYS_PTRACE: 19, CAP_SYS_PACCT: 20, CAP_SYS_ADMIN: 21, CAP_SYS_BOOT: 22, CAP_SYS_NICE: 23, CAP_SYS_RESOURCE: 24,
+  CAP_SYS_TIME: 25, CAP_SYS_TTY_CONFIG: 26, CAP_MKNOD: 27, CAP_LEASE: 28, CAP_AUDIT_WRITE: 29, CAP_AUDIT_CONTROL: 30,
+  CAP_SETFCAP: 31, CAP_MAC_OVERRIDE: 32, CAP_MAC_ADMIN: 33, CAP_SYSLOG: 34, CAP_WAKE_ALARM: 35, CAP_BLOCK_SUSPEND: 36,
+  CAP_AUDIT_READ: 37, CAP_PERFMON: 38, CAP_BPF: 39, CAP_CHECKPOINT_RESTORE: 40,
+};
+
+/**
+ * Keeps only the capabilities named in `keep` (e.g. ['CAP_NET_ADMIN', 'CAP_NET_RAW']) in the
+ * effective, permitted and inheritable sets of every thread of the process, drops all others from
+ * the bounding set, clears the ambient set, sets no_new_privs and the NOROOT securebits (an execve
+ * as root gains nothing back). Irreversible. Throws a NativeError (EPERM, ...) or a TypeError for
+ * an unknown name. Returns how many threads the process had, how many passes it took, and how many
+ * threads could not be reached because they block every signal (Node 20: the inspector's SIGUSR1
+ * watcher thread, which only waits on a semaphore; see native/src/caps.c).
+ */
+export function dropCapabilities(keep: string[]): { threads: number; passes: number; unreachable: number } {
+  const nums = keep.map((n) => {
+    const c = CAPABILITIES[n.toUpperCase().startsWith('CAP_') ? n.toUpperCase() : `CAP_${n.toUpperCase()}`];
+    if (c === undefined) throw new TypeError(`unknown capability ${JSON.stringify(n)}`);
+    return c;
+  });
+  return loadNative().dropCapabilities(nums);
 }
 
 export function ifName(index: number): string {

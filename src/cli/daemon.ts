@@ -106,7 +106,8 @@ export class Daemon {
       loaded = { records: [], snapshotRecords: 0, journalRecords: 0, corrupt: 0 };
     }
     const actions = this.rt.persist.importAll(loaded.records, Date.now());
-    await this.performAll(actions);
+    loaded.records.length = 0;
+    await this.performAll(actions, false);
     this.store.compact(this.rt.persist.exportAll());
     this.log.log('info', 'state-restored', { file: path, snapshot: loaded.snapshotRecords, journal: loaded.journalRecords, corrupt: loaded.corrupt, bindings: actions.length, ms: Date.now() - t0 });
     this.compactTimer = setInterval(() => this.compact(), 60_000);
@@ -208,9 +209,9 @@ export class Daemon {
     });
   }
 
-  private async performAll(actions: Action[]): Promise<void> {
+  private async performAll(actions: Action[], journal = true): Promise<void> {
     // Journal binding changes before anything of this batch (the acknowledgement) leaves.
-    if (this.store && this.rt.persist) {
+    if (journal && this.store && this.rt.persist) {
       const recs: unknown[] = [];
       for (const a of actions) {
         if (a.kind !== 'ha-binding' && a.kind !== 'proxy-binding') continue;

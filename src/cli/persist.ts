@@ -11,8 +11,7 @@
  * Bounds: one record per node in the snapshot; the journal grows by one record per binding change
  * between compactions.
  */
-import { appendFileSync, existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
-import { writeSnapshotFile } from '../tables/snapshot';
+import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { RoamdError } from '../errors';
 
 const MAGIC = 'roamd-state';
@@ -68,10 +67,30 @@ export class StateStore {
     appendFileSync(this.journal, records.map((rec) => JSON.stringify({ role: this.role, rec })).join('\n') + '\n', { mode: 0o600 });
   }
 
-  /** Rewrites the snapshot from the full state and empties the journal. */
+  /**
+   * Rewrites the snapshot from the full state (a record at a time: no copy of the whole state in
+   * memory) atomically — temp file, fsync, rename — and empties the journal.
+   */
   compact(records: unknown[]): void {
-    const header = JSON.stringify({ magic: MAGIC, version: VERSION, role: this.role, written: new Date().toISOString(), records: records.length });
-    writeSnapshotFile(this.path, Buffer.from([header, ...records.map((r) => JSON.stringify(r))].join('\n') + '\n'));
+    const tmp = `${this.path}.tmp-${process.pid}`;
+    let fd = -1;
+    try {
+      fd = openSync(tmp, 'w', 0o600);
+      writeSync(fd, JSON.stringify({ magic: MAGIC, version: VERSION, role: this.role, written: new Date().toISOString(), records: records.length }) + '\n');
+      for (const r of records) writeSync(fd, JSON.stringify(r) + '\n');
+      fsyncSync(fd);
+      closeSync(fd);
+      fd = -1;
+      renameSync(tmp, this.path);
+    } catch (e) {
+      if (fd >= 0) closeSync(fd);
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // already gone
+      }
+      throw new RoamdError('ERR_SNAPSHOT', `cannot write ${this.path}: ${(e as Error).message}`);
+    }
     if (existsSync(this.journal)) truncateSync(this.journal, 0);
     else writeFileSync(this.journal, '', { mode: 0o600 });
   }

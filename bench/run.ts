@@ -5,8 +5,9 @@
  * ratio against a baseline measured in the same run: these machines are noisy.
  *
  * Contract for a bench: a file in bench/ that prints one JSON object on its last stdout line when
- * given `--json` (and a shorter run with `--quick`), registered in BENCHES with the rows of the
- * summary table it feeds. Benches that need lanes not built yet are listed in PENDING and printed
+ * given `--json` (and a shorter run with `--quick`; `--smoke` is shorter still where it matters),
+ * registered in BENCHES with the rows of the summary table it feeds. Benches that need root print
+ * "not measured (needs root)" as their figures instead of failing the suite. Benches that need lanes not built yet are listed in PENDING and printed
  * as "not yet measured" so the table stays honest.
  */
 import { spawnSync } from 'node:child_process';
@@ -39,21 +40,37 @@ export const BENCHES: Bench[] = [
     { figure: 'bytes per binding @100k', value: 'roamd_bytes_per_binding', baseline: 'map_bytes_per_binding', ratio: 'bytes_ratio', goal: 'ratio_goal' },
     { figure: 'lookups/s', value: 'roamd_lookups_per_s', baseline: 'map_lookups_per_s', ratio: 'lookup_ratio', goal: 'lookup_goal' },
   ] },
+  // Netns benches (root): without root every figure reads "not measured (needs root)".
+  { name: 'handoff', file: 'handoff.ts', node: [], rows: [
+    { figure: 'handoff median (ms): roamd make-before-break vs MOBIKE', value: 'roamd_mbb_median_ms', baseline: 'mobike_median_ms', ratio: 'mbb_ratio', goal: 'ratio_goal' },
+    { figure: 'handoff median (ms): roamd break-before-make vs MOBIKE break-before-make', value: 'roamd_bbm_median_ms', baseline: 'mobike_bbm_median_ms', ratio: 'bbm_ratio', goal: 'ratio_goal' },
+    { figure: 'handoff median (ms): roamd make-before-break vs VPN re-establishment', value: 'roamd_mbb_median_ms', baseline: 'reestablish_median_ms', ratio: 'reestablish_ratio' },
+    { figure: 'handoff max (ms): roamd make-before-break / MOBIKE', value: 'roamd_mbb_max_ms', baseline: 'mobike_max_ms' },
+    { figure: 'handoff max (ms): roamd break-before-make / MOBIKE break-before-make', value: 'roamd_bbm_max_ms', baseline: 'mobike_bbm_max_ms' },
+    { figure: 'probes lost: roamd make-before-break / MOBIKE (goal 0)', value: 'roamd_mbb_lost', baseline: 'mobike_lost', goal: 'mbb_zero_loss' },
+    { figure: 'probes lost: roamd break-before-make / MOBIKE break-before-make', value: 'roamd_bbm_lost', baseline: 'mobike_bbm_lost' },
+    { figure: 'probes lost: VPN re-establishment; moves per mode', value: 'reestablish_lost', baseline: 'moves_per_mode' },
+  ] },
+  { name: 'dataplane', file: 'dataplane.ts', node: [], rows: [
+    { figure: 'TCP Mbit/s: roamd tunnel alone vs libipsec alone', value: 'tunnel_mbps', baseline: 'libipsec_mbps', ratio: 'tunnel_vs_libipsec', goal: 'ratio_goal' },
+    { figure: 'TCP Mbit/s: VPN + roamd tunnel vs libipsec alone', value: 'vpn_tunnel_mbps', baseline: 'libipsec_mbps', ratio: 'vpn_tunnel_vs_libipsec' },
+    { figure: 'TCP Mbit/s: roamd tunnel alone vs direct veth path', value: 'tunnel_mbps', baseline: 'direct_mbps', ratio: 'tunnel_vs_direct' },
+    { figure: 'TCP Mbit/s: libipsec alone vs direct veth path', value: 'libipsec_mbps', baseline: 'direct_mbps', ratio: 'libipsec_vs_direct' },
+  ] },
 ];
 
-/** Issue 8 figures whose lanes are not built yet (the data plane and the netns/strongSwan e2e lane). */
-export const PENDING = [
-  { name: 'handoff', why: 'needs the netns e2e lane with strongSwan (MOBIKE, VPN re-establishment) and the data plane' },
-  { name: 'dataplane-throughput', why: 'needs the userspace data plane (TUN) and strongSwan libipsec in the netns lane (iperf3)' },
-];
+/** Issue 8 figures whose lanes are not built yet (none left: the netns benches need root, see BENCHES). */
+export const PENDING: Array<{ name: string; why: string }> = [];
 
 function main(): void {
-  const quick = process.argv.includes('--quick');
+  // --smoke: --quick, with the netns benches (handoff, dataplane) at their shortest (the unit test).
+  const smoke = process.argv.includes('--smoke');
+  const quick = smoke || process.argv.includes('--quick');
   const results: Record<string, Record<string, unknown>> = {};
   let failed = 0;
   for (const b of BENCHES) {
     const t0 = Date.now();
-    const r = spawnSync(process.execPath, [...b.node, '--import', 'tsx', join(__dirname, b.file), '--json', ...(quick ? ['--quick'] : [])],
+    const r = spawnSync(process.execPath, [...b.node, '--import', 'tsx', join(__dirname, b.file), '--json', ...(quick ? ['--quick'] : []), ...(smoke ? ['--smoke'] : [])],
       { encoding: 'utf8', timeout: 8 * 60_000 });
     const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
     try {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- --quick` still runs: every bench in bench/run.ts produces every figure its
+ * `npm run bench -- --smoke` (= --quick, netns benches at their shortest) still runs: every bench in bench/run.ts produces every figure its
  * summary rows name. No timing assertions (STYLE.md §8: benchmarks live in bench/).
  */
 import { test } from 'uvu';
@@ -10,7 +10,7 @@ import { BENCHES } from '../../../bench/run';
 
 test('bench/run.ts --quick: every bench produces its figures', () => {
   const root = join(__dirname, '..', '..', '..');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'run.ts'), '--quick'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'run.ts'), '--smoke'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
   assert.is(r.status, 0, `bench run failed:\n${r.stderr}\n${r.stdout.slice(-2000)}`);
   for (const b of BENCHES) {
     assert.ok(r.stdout.includes(`== ${b.name}`), `bench ${b.name} printed its section`);

@@ -20,6 +20,7 @@ import { buildRuntime, Runtime } from './runtime';
 import { DataPlane, DataplaneHost, NoDataPlane } from '../dataplane/index';
 import { MsgType } from '../wire/constants';
 import { StateStore } from './persist';
+import { dropPrivileges } from '../platform/privileges';
 import { renameSync } from 'node:fs';
 import { RoamdError } from '../errors';
 import { RateLimiter } from '../platform/rate-limit';
@@ -74,6 +75,12 @@ export class Daemon {
     await this.dp.start();
     await this.restoreState();
     this.control = await serveControl(this.cfg.main.controlSocket, (req) => this.onControl(req));
+    // Everything that needs privileges is set up: keep only what the role and data plane use from
+    // now on (CAP_NET_ADMIN and CAP_NET_RAW with a data plane). A failure stops the daemon rather
+    // than letting it run with an unknown set of capabilities.
+    const priv = dropPrivileges(this.cfg.main.role, this.cfg.main.dataplane, this.cfg.main.port);
+    this.log.log('info', 'privileges', { outcome: priv.outcome, kept: priv.kept.join(',') || 'none', threads: priv.threads ?? 0,
+      unreachable: priv.unreachable ?? 0, before: priv.before ?? '', after: priv.after ?? '' });
     this.tick = setInterval(() => this.dispatch({ kind: 'tick' }), this.caps.tick_ms);
     process.on('SIGHUP', () => this.reload().catch((e) => this.log.log('error', 'reload-failed', { error: (e as Error).message })));
     process.on('SIGTERM', () => void this.stop(0));

@@ -5,7 +5,7 @@
  * (the relayed home registration). The MN's `port` is the relay's port, so it reaches the proxy only
  * through the relay; the proxy reaches the HA through its peer's `port`.
  *
- * The node attaches, then moves LOSS_MOVES times (default 5; `LOSS_MOVES=20` for the documented
+ * The node attaches, then moves LOSS_MOVES times (default 3; `LOSS_MOVES=20` for the documented
  * run) between co-located care-of addresses through control-socket `link` events. Throughout, every
  * time the MN says it is registered, the proxy must hold a binding with that care-of and outer
  * address (the MN never holds a binding the agent lacks), and after each settle the HA holds the home
@@ -19,7 +19,7 @@ import { LossyRelay } from './lossy-relay';
 
 const PORT = 20000 + ((process.pid + 3571) % 20000);
 const RELAY_PORT = 20000 + ((process.pid + 13171) % 20000);
-const MOVES = Number(process.env.LOSS_MOVES ?? 5);
+const MOVES = Number(process.env.LOSS_MOVES ?? 3);
 const LOSS = Number(process.env.LOSS_RATE ?? 0.3);
 const SEED = Number(process.env.LOSS_SEED ?? 20260926);
 const MAX_RETRANSMIT = 2;

@@ -10,7 +10,7 @@ import { BENCHES } from '../../../bench/run';
 
 test('bench/run.ts --quick: every bench produces its figures', () => {
   const root = join(__dirname, '..', '..', '..');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'run.ts'), '--smoke'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'run.ts'), '--smoke'], { cwd: root, encoding: 'utf8', timeout: 240_000 });
   assert.is(r.status, 0, `bench run failed:\n${r.stderr}\n${r.stdout.slice(-2000)}`);
   for (const b of BENCHES) {
     assert.ok(r.stdout.includes(`== ${b.name}`), `bench ${b.name} printed its section`);

@@ -247,13 +247,21 @@ export class Daemon {
     }
   }
 
-  private sendUdp(data: Buffer, dst: number, dstPort: number, srcAddr?: number): void {
+  private sendUdp(data: Buffer, dst: number, dstPort: number, srcAddr?: number, attempt = 0): void {
     const src = srcAddr ?? this.cfg.main.listen[0] ?? 0;
     const send = (s: Socket) => s.send(data, dstPort, ipToString(dst), (err) => {
-      if (err) {
-        this.count('tx_error');
-        this.log.log('warn', 'send-failed', { dst: ipToString(dst), error: err.message });
+      if (!err) return;
+      // A node that just got an address may not have its route yet (DHCP adds it a moment
+      // later): try again shortly instead of waiting a whole retransmission interval. The
+      // datagram never left, so this is not a duplicate.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (this.cfg.main.role === 'mn' && attempt < 5 && (code === 'ENETUNREACH' || code === 'EHOSTUNREACH' || code === 'EADDRNOTAVAIL')) {
+        this.count('tx_retry_no_route');
+        setTimeout(() => this.sendUdp(data, dst, dstPort, srcAddr, attempt + 1), 50).unref();
+        return;
       }
+      this.count('tx_error');
+      this.log.log('warn', 'send-failed', { dst: ipToString(dst), error: err.message });
     });
     const sock = this.sockets.get(src);
     if (sock) send(sock);

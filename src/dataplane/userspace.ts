@@ -90,6 +90,8 @@ export class UserspaceDataPlane implements DataPlane {
   private mn: Extract<Action, { kind: 'mn-state' }> | undefined;
   private mnInstalled: { rules: Array<Parameters<Rtnl['addRule']>[0]>; routes: Array<Parameters<Rtnl['addRoute']>[0]>; addrs: Array<[number, number, number]> } = { rules: [], routes: [], addrs: [] };
   private vpn: VpnControl | undefined;
+  /** Interface and gateway table 211 was built with: a new default route there rebuilds it. */
+  private installedGw = '';
   private keepalive: NodeJS.Timeout | undefined;
   private lastTx = 0;
   private linkTimer: NodeJS.Timeout | undefined;
@@ -331,6 +333,9 @@ export class UserspaceDataPlane implements DataPlane {
       if (this.lastLinks.get(name) === key) continue;
       this.lastLinks.set(name, key);
       this.host.dispatch(ev);
+      // DHCP may add the default route after the address: the interface's exit follows it.
+      const a = this.mn;
+      if (a && a.location === 'foreign' && a.ifname === name && !a.agent && this.installedGw !== `${name}/${ev.gateway ?? 0}`) await this.mnInstall(a, a);
     }
   }
 
@@ -353,21 +358,24 @@ export class UserspaceDataPlane implements DataPlane {
     const vpnIndex = await nl.linkIndex(this.o.vpnTunName ?? 'roamdvpn');
     const want: typeof inst = { rules: [], routes: [], addrs: [] };
     if (a.homeAddress) want.addrs.push([vpnIndex, a.homeAddress, 32]);
-    if (a.location === 'foreign' && a.outerAddress) {
+    if (a.location === 'foreign' && a.careOf) {
       const phys = await nl.linkIndex(a.ifname).catch(() => 0);
-      want.addrs.push([tunIndex, a.outerAddress, 32]);
-      want.routes.push({ dst: 0, prefixLength: 0, table: MN_TABLE, dev: tunIndex, src: a.outerAddress });
-      // The agent's own traffic leaves from the care-of address (co-located) or toward the FA.
-      if (a.agent === 0 && a.careOf) want.rules.push({ priority: RULE_BASE, table: 254, src: a.careOf });
       if (phys) {
-        want.rules.push({ priority: RULE_BASE + 1, table: MN_AGENT_TABLE, oif: a.ifname });
-        // Packets the node's data plane sends bound to the interface leave through its gateway: the
-        // FA, or for a co-located address the router the interface was configured with.
+        // The agent's own traffic — signalling from the care-of address, tunnelled packets sent
+        // bound to the interface — leaves through this interface's own exit (table 211): the FA,
+        // or the router the interface was configured with, whatever the main table says now.
         const gw = a.agent || (await this.defaultGateway(phys));
         if (a.agent) want.routes.push({ dst: a.agent, prefixLength: 32, dev: phys, scope: 'link' });
         want.routes.push(gw ? { dst: 0, prefixLength: 0, table: MN_AGENT_TABLE, gateway: gw, dev: phys } : { dst: 0, prefixLength: 0, table: MN_AGENT_TABLE, dev: phys, scope: 'link' });
+        if (!a.agent) want.rules.push({ priority: RULE_BASE, table: MN_AGENT_TABLE, src: a.careOf });
+        want.rules.push({ priority: RULE_BASE + 1, table: MN_AGENT_TABLE, oif: a.ifname });
+        this.installedGw = `${a.ifname}/${gw}`;
       }
-      want.rules.push({ priority: RULE_BASE + 50, table: MN_TABLE });
+      if (a.outerAddress) {
+        want.addrs.push([tunIndex, a.outerAddress, 32]);
+        want.routes.push({ dst: 0, prefixLength: 0, table: MN_TABLE, dev: tunIndex, src: a.outerAddress });
+        want.rules.push({ priority: RULE_BASE + 50, table: MN_TABLE });
+      }
     }
     // Install the new state before removing the old one (make-before-break for the routes).
     for (const [i, ad, l] of want.addrs) if (!inst.addrs.some((x) => x[0] === i && x[1] === ad)) await nl.addAddress(i, ad, l);

@@ -180,10 +180,11 @@ export class Rtnl {
     return n;
   }
 
-  /** Calls `fn` on link and IPv4 address changes (RTMGRP_LINK | RTMGRP_IPV4_IFADDR). */
+  /** Calls `fn` on link, IPv4 address and IPv4 route changes. */
   watch(fn: () => void): void {
     this.sock.addMembership('LINK' as never);
     this.sock.addMembership('IPV4_IFADDR' as never);
+    this.sock.addMembership('IPV4_ROUTE' as never);
     this.sock.on('message', () => fn());
   }
 }

@@ -175,6 +175,8 @@ export interface MnState {
     /** Stopped after an authentication failure until reloadMn. */
     stopped: boolean;
     lastStart: number;
+    /** Time of the last link-layer indication of movement (a link or address change). */
+    lastLinkChange: number;
     tunnel: TunnelType | 'none';
     keepalive: number;
     natDetected: boolean;
@@ -209,7 +211,7 @@ export function createMn(cfg: MnConfig, opts: { random: Random32; now: number })
     target: null,
     reg: {
       current: null, outerGranted: 0, outerUntil: 0, outerRenewAt: 0, homeGranted: 0, homeUntil: 0, homeRenewAt: 0,
-      mbb: false, needHome: false, retryAt: 0, backoff: 0, resyncs: 0, stopped: false, lastStart: -Infinity,
+      mbb: false, needHome: false, retryAt: 0, backoff: 0, resyncs: 0, stopped: false, lastStart: -Infinity, lastLinkChange: -Infinity,
       tunnel: 'none', keepalive: 0, natDetected: false, lifetimeCap: 0,
     },
     ids: { proxy: newIdState(), home: newIdState() },
@@ -307,6 +309,7 @@ function onLink(st: MnState, ev: LinkEvent, now: number, out: Action[]): void {
   if (!ev.up) ifs.agent = null;
   // A link-layer indication of movement restarts agent discovery at the fast rate (§2.4).
   if (moved) {
+    st.reg.lastLinkChange = now;
     ifs.solicit = { next: now, interval: 0, sent: 0 };
     out.push(log('info', 'mn-link', { ifname: ev.ifname, up: ifs.up, addresses: addrs.length }));
   }
@@ -633,7 +636,9 @@ function onTimers(st: MnState, now: number, out: Action[]): void {
   if (t?.location === 'foreign' && !r.stopped && !st.pending.some((p) => p.purpose === 'reg') && now >= r.retryAt) {
     const bound = !!r.current && sameAtt(r.current, t) && now < r.outerUntil;
     const due = !bound || now >= r.outerRenewAt || (!!st.cfg.proxy && now >= r.homeRenewAt);
-    if (due && now >= r.lastStart + MIN_REGISTRATION_GAP_MS) startRegistration(st, now, out);
+    // RFC 5944 §3.6.1.1: the once-per-second limit holds "in the absence of link-layer
+    // indications"; a link or address change since the last request lifts it.
+    if (due && (now >= r.lastStart + MIN_REGISTRATION_GAP_MS || r.lastLinkChange > r.lastStart)) startRegistration(st, now, out);
   }
   for (const ifs of st.ifs) if (ifs.up && !ifs.agent) solicit(st, ifs, now, out);
 }

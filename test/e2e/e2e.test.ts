@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { World, Place, ADDR, waitFor } from './world';
+import { World, Place, ADDR, IFACE, waitFor } from './world';
 import { ChildProcess } from 'node:child_process';
 
 const PROBE = join(__dirname, 'probe.ts');
@@ -87,6 +87,12 @@ async function stage(to: Place, expectLocation: 'home' | 'foreign'): Promise<voi
   }, 30_000);
   if (expectLocation === 'foreign') await waitFor('VPN SA installed', async () => !!w.sa('mn')?.children.some((c) => c.state === 'INSTALLED'), 30_000);
   w.finishMove();
+  // The move is done when the node is registered through the new interface (a move to a less
+  // preferred link happens only once the old one is gone).
+  await waitFor(`node registered through ${IFACE[to]}`, async () => {
+    const st = (await w.call('mn', { cmd: 'status' })).dataplaneState;
+    return !!st && st.ifname === IFACE[to] && (expectLocation === 'home' || st.tunnel !== 'none');
+  }, 30_000);
   const before = echoed();
   await waitFor(`tcp stream flowing at ${to}`, async () => echoed() > before + 20, 30_000);
   const t1 = Date.now();

@@ -21,7 +21,7 @@ const K = { mnHa: '00112233445566778899aabbccddeeff', mnPx: '102132435465768798a
 export const ADDR = { cn: '10.1.0.9', ha: '10.1.0.1', gwIn: '10.1.0.254', gwOut: '203.0.113.1', pxIn: '10.1.0.2', pxOut: '203.0.113.2', home: '10.1.0.50', fa: '192.0.2.1', wiredMn: '198.51.100.10', natMn: '192.168.1.10', natPublic: '100.64.3.2' };
 
 export type Place = 'home' | 'hotspot' | 'wired' | 'nat';
-const IFACE: Record<Place, string> = { home: 'home0', hotspot: 'wlan0', wired: 'wired0', nat: 'natp0' };
+export const IFACE: Record<Place, string> = { home: 'home0', hotspot: 'wlan0', wired: 'wired0', nat: 'natp0' };
 
 export interface Daemon { name: string; ns: string; proc: ChildProcess; log: string; socket: string }
 
@@ -355,10 +355,11 @@ config dataplane
       L.ip(mn, 'addr', 'add', `${this.options.hotspotAddress}/24`, 'dev', ifn);
     }
     if (!early && (from === 'home' || to === 'home')) detach();
-    if (to === 'wired') L.ip(mn, 'route', 'replace', 'default', 'via', '198.51.100.1', 'dev', ifn);
-    if (to === 'nat') L.ip(mn, 'route', 'replace', 'default', 'via', '192.168.1.1', 'dev', ifn);
-    if (to === 'home') L.ip(mn, 'route', 'replace', 'default', 'via', ADDR.gwIn, 'dev', ifn);
-    if (to === 'hotspot' && this.options.hotspotAddress) L.ip(mn, 'route', 'replace', 'default', 'via', ADDR.fa, 'dev', ifn);
+    // One default route per interface, with a metric, as DHCP clients install them.
+    if (to === 'wired') L.ip(mn, 'route', 'replace', 'default', 'via', '198.51.100.1', 'dev', ifn, 'metric', '100');
+    if (to === 'nat') L.ip(mn, 'route', 'replace', 'default', 'via', '192.168.1.1', 'dev', ifn, 'metric', '300');
+    if (to === 'home') L.ip(mn, 'route', 'replace', 'default', 'via', ADDR.gwIn, 'dev', ifn, 'metric', '50');
+    if (to === 'hotspot' && this.options.hotspotAddress) L.ip(mn, 'route', 'replace', 'default', 'via', ADDR.fa, 'dev', ifn, 'metric', '200');
     if (!early && from !== 'home' && to !== 'home') this.pendingDetach = detach;
     this.place = to;
   }

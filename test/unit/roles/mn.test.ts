@@ -257,6 +257,18 @@ test('without simultaneous bindings a move registers without S; losing the inter
   assert.equal(lastState(acts)!.vpn, 'down');
 });
 
+test('a link change lifts the once-per-second limit (RFC 5944 §3.6.1.1); without one the limit holds', () => {
+  const { st } = attached({ simultaneousBindings: false });
+  // 300 ms after the last request: the wired link appears — a link-layer indication.
+  const rx = parse(one(sends(stepMn(st, link('eth0', true, [WIRED_ADDR]), T0 + 500))));
+  assert.is(rx.req.careOfAddress, WIRED_ADDR, 'registered at once, not a second after the last request');
+  stepMn(st, udp(proxyReply(rx)), T0 + 520);
+  // A renewal-style attempt with no link change within the second stays rate limited.
+  st.reg.outerRenewAt = T0 + 600;
+  assert.is(sends(stepMn(st, { kind: 'tick' }, T0 + 700)).length, 0, 'no request sooner than a second after the last');
+  assert.is(sends(stepMn(st, { kind: 'tick' }, T0 + 1600)).length, 1);
+});
+
 test('NAT: a UDP tunnel reply turns the tunnel to udp with the keepalive; later requests keep asking for it', () => {
   const st = mn({ alwaysUdpTunnel: true });
   const rx = parse(one(sends(stepMn(st, link('wlan0', true, [WIFI_ADDR]), T0))));

@@ -5,8 +5,10 @@ out="$VM_SHARE/checks.txt"
 : > "$out"
 check() {
   name=$1; shift
+  t0=$(date +%s%N)
   if detail=$("$@" 2>&1); then st=ok; else st=fail; fi
-  line="CHECK $name $st $(printf '%s' "$detail" | tr '\n' ' ' | cut -c1-400)"
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  line="CHECK $name $st [${ms} ms] $(printf '%s' "$detail" | tr '\n' ' ' | cut -c1-400)"
   echo "$line"; echo "$line" >> "$out"
 }
 A="ip netns exec va"; B="ip netns exec vb"
@@ -35,7 +37,7 @@ collect_md() {
     ip netns exec $ns sysctl -q -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.ipip0.rp_filter=0 || return 1
   done
   $A ip -d link show ipip0 | grep -q 'ipip external' || { echo "no 'external' in: $($A ip -d link show ipip0)"; return 1; }
-  $A ip -d link show ipip0 | grep -o 'ipip external[^m]*'
+  $A ip -d link show ipip0 | grep -o 'ipip external.*' | cut -c1-60
 }
 check ipip-external collect_md
 

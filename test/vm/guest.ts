@@ -55,7 +55,7 @@ export interface GuestOptions {
 
 type Availability = { ok: true; kernel: string; modules: string; version: string; qemu: string; busybox: string } | { ok: false; why: string };
 
-const QEMU = '/usr/bin/qemu-system-x86_64';
+const QEMU = process.env.ROAMD_VM_QEMU ?? '/usr/bin/qemu-system-x86_64';
 const BUSYBOX = '/bin/busybox';
 /** Modules the initramfs loads (with their dependencies from modules.dep) to reach the root. */
 const BOOT_MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'overlay'];

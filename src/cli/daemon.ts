@@ -18,6 +18,7 @@ import { initCrypto } from '../auth/algorithms';
 import type { Action, RoleEvent, Counters, LinkEvent } from '../roles/types';
 import { buildRuntime, Runtime } from './runtime';
 import { DataPlane, DataplaneHost, NoDataPlane } from '../dataplane/index';
+import type { UserspaceOptions } from '../dataplane/userspace';
 import { MsgType } from '../wire/constants';
 import { StateStore } from './persist';
 import { dropPrivileges } from '../platform/privileges';
@@ -60,9 +61,6 @@ export class Daemon {
   async start(): Promise<void> {
     this.cfg = loadConfig(this.opts.configFile);
     this.log = new Logger(this.cfg.main.logLevel);
-    if (this.cfg.main.dataplane === 'kernel') {
-      throw new RoamdError('ERR_CONFIG_INVALID', `${this.cfg.file}: dataplane 'kernel' is not available in this build yet; use 'userspace' or 'none'`);
-    }
     await initCrypto().catch(() => undefined); // libsodium only matters for SHA-256/BLAKE2b SAs
     const profilePath = resolveProfile(this.opts.profile ?? this.cfg.main.profile);
     const profile = loadProfile(profilePath);
@@ -143,7 +141,7 @@ export class Daemon {
     if (this.cfg.main.dataplane === 'none') return new NoDataPlane(host);
     const { UserspaceDataPlane } = await import('../dataplane/userspace');
     const c = this.cfg, d = c.dataplane, rc = c.roleConfig;
-    return new UserspaceDataPlane(host, {
+    const opts: UserspaceOptions = {
       role: rc.role, tunName: d.tun, mtu: d.mtu, mipPort: c.main.port,
       haAddress: rc.role === 'ha' ? rc.ha.address : undefined, homeInterface: d.homeInterface, vpnGateway: d.vpnGateway,
       outside: rc.role === 'proxy' ? rc.proxy.outside : undefined, outerPool: c.outerPool,
@@ -151,7 +149,15 @@ export class Daemon {
       mnInterfaces: rc.role === 'mn' ? rc.mn.interfaces.map((i) => i.ifname) : undefined,
       proxyOutside: rc.role === 'mn' ? rc.mn.proxy?.outside : undefined, vpnTunName: d.vpnTun, natKeepaliveS: d.natKeepalive,
       vpn: d.vpnConnection ? { connection: d.vpnConnection, child: d.vpnChild!, uri: d.viciSocket } : undefined,
-    });
+    };
+    if (c.main.dataplane === 'kernel') {
+      const { KernelDataPlane } = await import('../dataplane/kernel');
+      const av = KernelDataPlane.available();
+      if (av.ok) return new KernelDataPlane(host, opts);
+      // Said once, at start: the userspace plane does the same job in this process.
+      this.log.log('warn', 'dataplane-fallback', { wanted: 'kernel', using: 'userspace', reason: av.why });
+    }
+    return new UserspaceDataPlane(host, opts);
   }
 
   private openSocket(address: number, port: number): Promise<Socket> {
@@ -232,7 +238,11 @@ export class Daemon {
         this.log.log('error', 'journal-failed', { error: (e as Error).message });
       }
     }
-    for (const a of actions) {
+    // Data-plane state first, then what goes on the wire: a binding is installed before its
+    // acknowledgement leaves, and a node's routes for a new care-of address exist before the
+    // registration it sends from there.
+    const ordered = actions.some((a) => a.kind === 'send-udp') ? [...actions.filter((a) => a.kind !== 'send-udp'), ...actions.filter((a) => a.kind === 'send-udp')] : actions;
+    for (const a of ordered) {
       switch (a.kind) {
         case 'log':
           this.log.log(a.level, a.event, a.fields);

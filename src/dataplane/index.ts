@@ -8,7 +8,9 @@
  * - `userspace`: TUN devices and raw IPv4 sockets from the native addon (src/dataplane/native.ts)
  *   carry IP-in-IP (RFC 2003) and RFC 3519 UDP tunnels in this process; rtnetlink
  *   (src/netlink/rtnl.ts) installs addresses, routes and rules, all tagged and removed on stop.
- * - `kernel` (issue #7): IP-in-IP in the kernel; not in this build.
+ * - `kernel`: IP-in-IP in the kernel (src/dataplane/kernel.ts: collect-metadata device, one
+ *   lightweight-tunnel route per binding, tc flower anti-spoofing), falling back to `userspace`
+ *   when the kernel has no ipip module.
  */
 import type { Action, LogFields, LogLevel, RoleEvent } from '../roles/types';
 

@@ -159,11 +159,11 @@ export class KernelDataPlane implements DataPlane {
     if (this.deps.delegate !== undefined) this.delegate = this.deps.delegate;
     else if (o.role !== 'fa') {
       const { UserspaceDataPlane } = await import('./userspace');
-      this.delegate = new UserspaceDataPlane(this.host, o);
+      // The kernel decapsulates IP-in-IP: a raw socket would get a copy of every tunnelled packet.
+      this.delegate = new UserspaceDataPlane(this.host, { ...o, rawIpip: false });
     }
     if (this.delegate) {
       await this.delegate.start(); // first: its start-up cleanup removes every route tagged 213
-      detachRawIpip(this.delegate);
     }
     this.nl = this.deps.nl ?? rtnlAdapter();
     if (!this.delegate) {
@@ -411,19 +411,5 @@ export class KernelDataPlane implements DataPlane {
       this.nl.close();
     }
     this.host.log('info', 'dataplane-stopped', { mode: 'kernel', removed });
-  }
-}
-
-/**
- * Closes the userspace plane's raw IP-in-IP socket: with the kernel decapsulating IP-in-IP, a raw
- * socket would still receive a copy of every tunnelled packet (and, on the node, deliver it a second
- * time through the TUN). The userspace plane uses that socket only for IP-in-IP, which it never
- * carries here. (A `rawIpip: false` option in UserspaceOptions would say this without reaching in.)
- */
-function detachRawIpip(dp: DataPlane): void {
-  const inner = dp as unknown as { ipip?: { close(): void } };
-  if (inner.ipip && typeof inner.ipip.close === 'function') {
-    inner.ipip.close();
-    inner.ipip = undefined;
   }
 }

@@ -45,6 +45,8 @@ export interface UserspaceOptions {
   vpn?: VpnConfig;
   natKeepaliveS?: number;
   mtu?: number;
+  /** Open the raw IP-in-IP socket (default). The kernel plane, which decapsulates itself, says no. */
+  rawIpip?: boolean;
 }
 
 /** Routing tables roamd uses on the node: everything but the agent's traffic, and per-agent exits. */
@@ -127,8 +129,10 @@ export class UserspaceDataPlane implements DataPlane {
     if (o.role !== 'mn') sysctl('net.ipv4.ip_forward', '1');
     this.tun = Tun.open(o.tunName, { up: true, mtu: o.mtu ?? 1400 });
     this.tun.onPackets((pkts) => this.guard('tun', () => this.fromTun(pkts)));
-    this.ipip = RawSocket.open(IpProto.IPIP, { hdrincl: true, pktinfo: true });
-    this.ipip.onPackets((pkts) => this.guard('ipip', () => this.fromIpip(pkts)));
+    if (o.rawIpip !== false) {
+      this.ipip = RawSocket.open(IpProto.IPIP, { hdrincl: true, pktinfo: true });
+      this.ipip.onPackets((pkts) => this.guard('ipip', () => this.fromIpip(pkts)));
+    }
     const tunIndex = await this.nl.linkIndex(o.tunName);
     // Reverse-path filtering would drop what arrives on an interface the node has no route back
     // through (advertisements before it has an address there, tunnelled packets): loose on agents,
@@ -453,7 +457,7 @@ export class UserspaceDataPlane implements DataPlane {
           for (const b of list) {
             if (b.vpn && this.homeSock) this.homeSock.send(pkt, v.dst); // toward the VPN gateway (table 214)
             else if (b.tunnel === 'udp') this.sendUdpTunnel(pkt, b.careOf, b.port, src);
-            else this.ipip!.send(encapsulateIpip(pkt, src, b.careOf), b.careOf);
+            else if (this.ipip) this.ipip.send(encapsulateIpip(pkt, src, b.careOf), b.careOf);
           }
           this.count('tx_tunnelled', list.length);
           break;
@@ -465,7 +469,7 @@ export class UserspaceDataPlane implements DataPlane {
             this.count('tun_not_visitor');
             continue;
           }
-          this.ipip!.send(encapsulateIpip(pkt, vis.careOf, vis.homeAgent), vis.homeAgent);
+          this.ipip?.send(encapsulateIpip(pkt, vis.careOf, vis.homeAgent), vis.homeAgent);
           this.count('tx_reverse_tunnelled');
           break;
         }

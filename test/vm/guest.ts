@@ -186,7 +186,14 @@ ip link set lo up
 echo 0 > /proc/sys/kernel/printk_ratelimit 2>/dev/null
 . "$share/.vm/env.sh"
 echo "${MARK} start $(cut -d' ' -f1 /proc/uptime)"
-(cd / && VM_SHARE="$share" sh "$share/.vm/run.sh" < /dev/null; echo $? > "$share/.vm/rc") 2>&1 | tee "$share/.vm/output" > /dev/console
+# Output goes to a file, not a pipe: daemons the script leaves running must not keep stage 2 waiting.
+: > "$share/.vm/output"
+tail -s 0.2 -f "$share/.vm/output" > /dev/console 2>&1 &
+tailpid=$!
+(cd / && VM_SHARE="$share" exec sh "$share/.vm/run.sh") < /dev/null > "$share/.vm/output" 2>&1
+echo $? > "$share/.vm/rc"
+sleep 0.5
+kill $tailpid 2>/dev/null
 sync
 echo "${MARK} exit $(cat "$share/.vm/rc" 2>/dev/null)"
 echo o > /proc/sysrq-trigger

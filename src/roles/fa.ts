@@ -687,9 +687,10 @@ function onReply(st: FaState, ev: UdpEvent, rp: RegistrationReply, now: number):
   const pNai = st.pendingNai[p];
   // Authenticate (§3.7.1, §3.7.3.1): exactly one valid FA-HA extension when we share an SA. Unlike
   // the HA's check of requests (§3.8.2.1 c), replies to deregistrations are not exempt: a forged
-  // lifetime-0 acceptance would otherwise delete the visitor entry.
+  // lifetime-0 acceptance would otherwise delete the visitor entry. Nor are co-located nodes (D) exempt:
+  // the reply still decides the visitor entry, whoever the care-of address belongs to.
   const haSa = st.homeAgents.get(P.homeAgent[p]!);
-  if (haSa && !(P.flags[p]! & RegFlag.D)) {
+  if (haSa) {
     const fh = authExtensions(x, Ext.FA_HA_AUTH);
     if (fh.length !== 1 || !checkAuth(haSa, ev.data, 0, fh[0])) {
       count(st.counters, 'auth_fail');

@@ -104,8 +104,10 @@ export function checkRequest(cfg: RegistrarConfig, look: Lookup, ctx: RequestCon
     if (node.sa.replay === 'nonce') issueNonce(node.replay, v.replyHigh);
     return deny(v.code, `identification-${v.reason}`, v.replyHigh, v.replyLow);
   }
-  // §3.8.2.1 c: exactly one valid FA-HA extension when we share an SA with the relaying agent.
-  if (peer?.sa && req.lifetime !== 0) {
+  // §3.8.2.1 c: exactly one valid FA-HA extension when we share an SA with the relaying agent. Not on
+  // deregistrations, nor when the care-of address is not the agent's own (a co-located node relayed
+  // with R set): §3.5.4 forbids the FA to append it then. An FA-HA extension present is always checked.
+  if (peer?.sa && req.lifetime !== 0 && (fhExts.length > 0 || req.careOfAddress === ctx.src)) {
     if (fhExts.length !== 1 || !checkAuth(peer.sa, ctx.buf, 0, fhExts[0])) return deny(ReplyCode.HA_FA_AUTH_FAILED, 'fa-ha-auth');
   }
   // §3.8.2.2: reserved bits must be zero (the 'r' bit; 'x' is ignored on reception).

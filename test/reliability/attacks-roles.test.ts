@@ -43,4 +43,35 @@ test('regression: the fuzz sequence that found it', () => {
   runFa(seq as never);
 });
 
+test('regression (role-fa fuzz, seed 1 path 4770): a reply failing FA-HA to a co-located (D) request creates no visitor', () => {
+  for (const coa of [F.COA, F.a('192.0.2.77')]) {
+    const st = F.fa({ restrictHomeAgents: true, homeAgents: [{ address: F.HA, sa: F.FA_HA }] });
+    stepFa(st, F.fromMn(F.req({ fields: { idLow: 1, flags: 0x22, careOfAddress: coa } })), F.T0);
+    for (const signers of [[{ type: 32 as const, sa: F.MN_HA }], [{ type: 32 as const, sa: F.MN_HA }, { type: 34 as const, sa: wrongFaHa }]]) {
+      const acts = stepFa(st, F.fromHa(F.rep({ idLow: 1 }, signers)), F.T0 + 100);
+      assert.is(F.visitors(acts).length, 0, 'no visitor action');
+      assert.is(st.table.visitorCount, 0, 'no visitor');
+      const sent = F.udps(acts).map((u) => reply.decode(u.data).code);
+      assert.ok(sent.every((c) => c === 68), `only 68 (FA-HA failed) goes to the node, got ${sent}`);
+      stepFa(st, F.fromMn(F.req({ fields: { idLow: 1, flags: 0x22, careOfAddress: coa } })), F.T0 + 200);
+    }
+  }
+});
+
+test('regression: the fuzz sequence that found the co-located exemption (seed 1, path 4770)', () => {
+  const u = (h: string) => Uint8Array.from(Buffer.from(h, 'hex'));
+  const seq = [
+    { k: 'msg', m: { sign: 1, lifetime: 600, coa: 3325256711, flags: 130, home: 167837747, muts: [], nai: true, low: 1140285134 }, kind: 1 },
+    { k: 'msg', m: { sign: 1, lifetime: 60, coa: 3221225994, flags: 4, home: 167837746, muts: [], nai: true, low: 1354326977 }, kind: 0 },
+    { k: 'msg', m: { sign: 1, lifetime: 600, coa: 3221225985, flags: 130, home: 167837746, muts: [], nai: true, low: 1474871707 }, kind: 0 },
+    { k: 'msg', m: { sign: 0, lifetime: 60, coa: 3221225994, flags: 8, home: 167837746, muts: [{ op: 0, pos: 19271, val: 165, bytes: u('858df62c1459983a31') }], nai: true, low: 1130527410 }, kind: 0 },
+    { k: 'random', b: u('0b1302406680') },
+    { k: 'random', b: u('') },
+    { k: 'msg', m: { sign: 2, lifetime: 60, coa: 3221225994, flags: 130, home: 167837746, muts: [{ op: 1, pos: 1383, val: 16, bytes: u('387fd5ec8dbc58') }, { op: 7, pos: 5022, val: 63, bytes: u('9d196238fe02d1') }], nai: false, low: 252389265 }, kind: 2 },
+    { k: 'msg', m: { sign: 0, lifetime: 600, coa: 167837746, flags: 2, home: 0, muts: [{ op: 0, pos: 11593, val: 6, bytes: u('d46d9ad9') }, { op: 0, pos: 15987, val: 249, bytes: u('79') }, { op: 0, pos: 46175, val: 8, bytes: u('d1c92699ac0b635f') }], nai: false, low: 518167107 }, kind: 3 },
+    { k: 'tick', dt: 700000 },
+  ];
+  runFa(seq as never);
+});
+
 test.run();

@@ -155,7 +155,7 @@ const DENIALS: Array<[string, () => Buffer, number, number?]> = [
   ['reserved r bit set', () => req({ flags: 0x06 }), 134],
   ['minimal encapsulation requested', () => req({ flags: 0x12 }), 139],
   ['GRE requested', () => req({ flags: 0x0a }), 139],
-  ['FA-HA missing from an FA we share an SA with', () => req(), 132, FA],
+  ['FA-HA missing from an FA we share an SA with', () => req({ coa: FA }), 132, FA],
   ['FA-HA invalid', () => { const b = req({ signers: [{ type: 32, sa: mnSa }, { type: 34, sa: faSa }] }); b[b.length - 1] ^= 1; return b; }, 132, FA],
   ['forced UDP tunnel with unsupported encapsulation', () => req({ exts: [{ kind: 'udp-tunnel-request', subtype: 0, flags: 0x80, encapsulation: 47 }] }), 142],
 ];
@@ -167,6 +167,14 @@ DENIALS.forEach(([name, make, code, src], i) => {
     assert.ok(replyVerifies(r, mnSa));
     assert.is(st.bindings.size, 0);
   });
+});
+
+test('co-located node relayed by an FA (care-of address not the FA\'s): no FA-HA required (§3.5.4), reply still signed FA-HA', () => {
+  const st = ha();
+  const r = onlyReply(deliver(st, req({ flags: 0x22 }), FA));
+  assert.is(r.m.code, 0);
+  assert.is(r.m.extensions.filter((e) => e.kind === 'auth' && e.type === 34).length, 1);
+  assert.is(st.bindings.size, 1);
 });
 
 test('reverse tunnelling not offered → 137 (RFC 3024)', () => {

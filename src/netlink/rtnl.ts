@@ -146,7 +146,7 @@ export class Rtnl {
     try {
       await this.sock.newRule(d, a, { flags: F_CREATE | F_EXCL });
     } catch (e) {
-      if (errno(e) !== 'EEXIST') throw new RoamdError('ERR_CONFIG_INVALID', `adding rule ${r.priority}: ${errno(e)}`);
+      if (!/EEXIST/.test(errno(e))) throw new RoamdError('ERR_CONFIG_INVALID', `adding rule ${r.priority}: ${errno(e)}`);
     }
   }
 

@@ -19,7 +19,8 @@ const LANES = [
   { name: 'loopback', packages: ['python3-scapy'] },
   { name: 'reliability', packages: [] },
   { name: 'e2e', packages: ['strongswan-swanctl', 'charon-systemd', 'libcharon-extra-plugins', 'libstrongswan-extra-plugins', 'iproute2', 'nftables', 'iperf3', 'procps'] },
-  { name: 'vm', packages: ['qemu-system-x86', 'linux-image-amd64', 'busybox-static'] },
+  // Optional: without qemu and Debian's kernel the lane is skipped, visibly (issue 7).
+  { name: 'vm', packages: ['qemu-system-x86', 'linux-image-amd64', 'busybox-static'], optional: true },
 ];
 
 function hasTests(dir) {
@@ -42,6 +43,12 @@ for (const lane of LANES) {
   if (!hasTests(dir)) continue;
   if (only.length && !only.includes(lane.name)) continue;
   const missing = ensureDebianPackages(lane.packages);
+  if (missing.length && lane.optional) {
+    console.log(`\n=== lane ${lane.name}: SKIPPED (missing Debian packages: ${missing.join(' ')}) ===`);
+    skipped += 1;
+    summary.push(`${lane.name}: skipped (missing ${missing.join(' ')})`);
+    continue;
+  }
   if (missing.length) {
     console.error(`lane ${lane.name}: missing Debian packages: ${missing.join(' ')} (run as root with apt, or install them)`);
     failed += 1;

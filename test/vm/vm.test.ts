@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runInGuest, vmAvailable, GuestResult } from './guest';
+import { buildBundle } from '../util/daemon';
 
 const CHECKS = ['modules', 'kernel', 'veth-netns', 'ipip-external', 'ipip-lwtunnel', 'xfrm-esp', 'netem-delay', 'node-version', 'roamd-decode'];
 const av = vmAvailable();
@@ -25,7 +26,8 @@ if (!av.ok) {
   const checks = new Map<string, { ok: boolean; detail: string }>();
 
   test.before(async () => {
-    if (!existsSync(bundle)) throw new Error(`${bundle} missing: run npm run build first`);
+    buildBundle(); // the guest runs the bundle from the host root: build it, as the other lanes do
+    if (!existsSync(bundle)) throw new Error(`${bundle} missing after the build`);
     result = await runInGuest({ script: readFileSync(join(__dirname, 'prereq.sh'), 'utf8'), timeoutMs: 150_000 });
     for (const line of (result.files['checks.txt'] ?? '').split('\n')) {
       const m = /^CHECK (\S+) (ok|fail) ?(.*)$/.exec(line);

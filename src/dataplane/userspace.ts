@@ -337,9 +337,13 @@ export class UserspaceDataPlane implements DataPlane {
       if (this.lastLinks.get(name) === key) continue;
       this.lastLinks.set(name, key);
       this.host.dispatch(ev);
-      // DHCP may add the default route after the address: the interface's exit follows it.
+      // DHCP may add the default route after the address: the interface's exit follows it. Only for a
+      // link that is up with a router (a link going down is the role's business: it detaches), and a
+      // failure here must not stop the scan of the other interfaces.
       const a = this.mn;
-      if (a && a.location === 'foreign' && a.ifname === name && !a.agent && this.installedGw !== `${name}/${ev.gateway ?? 0}`) await this.mnInstall(a, a);
+      if (a && a.location === 'foreign' && a.ifname === name && !a.agent && ev.up && ev.gateway && this.installedGw !== `${name}/${ev.gateway}`) {
+        await this.mnInstall(a, a).catch((e) => this.host.log('warn', 'dataplane-mn-failed', { ifname: name, error: (e as Error).message }));
+      }
     }
   }
 
@@ -375,11 +379,14 @@ export class UserspaceDataPlane implements DataPlane {
         want.rules.push({ priority: RULE_BASE + 1, table: MN_AGENT_TABLE, oif: a.ifname });
         this.installedGw = `${a.ifname}/${gw}`;
       }
-      if (a.outerAddress) {
-        want.addrs.push([tunIndex, a.outerAddress, 32]);
-        want.routes.push({ dst: 0, prefixLength: 0, table: MN_TABLE, dev: tunIndex, src: a.outerAddress });
-        want.rules.push({ priority: RULE_BASE + 50, table: MN_TABLE });
-      }
+    }
+    // The outer address (the VPN's local address) and its route stay through a detached spell between
+    // links: if the address disappeared, or the route to the VPN gateway left the tunnel for a new
+    // link's address, even briefly, the IKE daemon would see an address change and reauthenticate.
+    if (a.location !== 'home' && a.outerAddress && (a.careOf || a.location === 'detached')) {
+      want.addrs.push([tunIndex, a.outerAddress, 32]);
+      want.routes.push({ dst: 0, prefixLength: 0, table: MN_TABLE, dev: tunIndex, src: a.outerAddress });
+      want.rules.push({ priority: RULE_BASE + 50, table: MN_TABLE });
     }
     // Install the new state before removing the old one (make-before-break for the routes).
     for (const [i, ad, l] of want.addrs) if (!inst.addrs.some((x) => x[0] === i && x[1] === ad)) await nl.addAddress(i, ad, l);

@@ -376,7 +376,9 @@ config dataplane
     for (const d of this.daemons) if (d.proc.exitCode === null) d.proc.kill('SIGTERM');
     sh('sleep', ['0.5'], { allowFail: true });
     this.lab.teardown();
-    rmSync(this.dir, { recursive: true, force: true });
+    // ROAMD_E2E_KEEP=1 keeps the configs, control sockets and charon logs for a look afterwards.
+    if (process.env.ROAMD_E2E_KEEP === '1') console.log(`e2e: kept ${this.dir}`);
+    else rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

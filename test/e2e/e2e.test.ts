@@ -25,6 +25,15 @@ function node(ns: string, ...args: string[]): ChildProcess {
 }
 
 test.before(async () => {
+  // uvu does not print a failing hook's error: say it here, then fail every test of the lane.
+  await setUp().catch((e: Error) => {
+    console.error(`\ne2e set-up failed: ${e.stack ?? e}`);
+    if (w.daemons.length) for (const d of w.daemons) console.error(`--- ${d.name}\n${d.log.slice(-3000)}`);
+    throw e;
+  });
+});
+
+async function setUp(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the e2e lane needs root (network namespaces, TUN devices, strongSwan): run npm test as root');
   execFileSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'build.mjs')], { stdio: 'pipe' });
   w.build();
@@ -51,7 +60,7 @@ test.before(async () => {
   stream.stdout!.on('data', (b: Buffer) => (streamLog += b.toString()));
   node(w.ns.cn!, 'udp-send', ADDR.home, '5003');
   await waitFor('tcp stream connected', async () => streamLog.includes('connected'));
-});
+}
 
 test.after(() => {
   if (process.env.ROAMD_TEST_VERBOSE) for (const d of w.daemons) console.log(`--- ${d.name}\n${d.log}`);

@@ -31,13 +31,18 @@ function ipStr(v: unknown): string {
 
 /** One iperf3 run from namespace `ns` to `host` (a server runs on the node); Mbit/s received. */
 function iperf(ns: string, host: string, seconds: number): number {
-  try {
-    return iperfOnce(ns, host, seconds);
-  } catch (e) {
-    // iperf3's client can hang after the test when its control connection stalls (a loaded machine):
-    // one more run, with the error kept if that fails too.
-    if (!/ETIMEDOUT/.test(String((e as Error).message))) throw e;
-    return iperfOnce(ns, host, seconds);
+  // iperf3's client can hang after the test when its control connection stalls (a loaded machine),
+  // and right after the node's move the first connections have met "No route to host" while pings
+  // passed: up to four more runs, 2 s apart, each failure printed; the last error is kept.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return iperfOnce(ns, host, seconds);
+    } catch (e) {
+      const msg = String((e as Error).message);
+      if (attempt >= 5 || !/ETIMEDOUT|No route to host/.test(msg)) throw e;
+      console.error(`iperf3 ${ns} → ${host}: attempt ${attempt} failed (${msg.split('\n')[0]}); again in 2 s`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000);
+    }
   }
 }
 
@@ -92,9 +97,20 @@ export async function benchDataplane(opts: { seconds: number; log: (s: string) =
       throw new Error(`${e.message}: last status ${JSON.stringify(last)}\n${w.daemon('mn').log.slice(-3000)}`);
     });
     await waitFor('VPN SA installed', async () => !!w.sa('mn')?.children.some((c) => c.state === 'INSTALLED'), 30_000);
+    // Throughput is measured on a path that carries traffic: the first packets right after the move
+    // have been seen to meet "No route to host" (1 run in 3), so wait until a ping gets through.
+    await waitFor('cn reaches the node through the VPN', async () => spawnSync('ip', ['netns', 'exec', w.ns.cn!, 'ping', '-c', '1', '-W', '1', ADDR.home], { stdio: 'ignore' }).status === 0, 15_000);
     iperfServer(w);
     await new Promise((r) => setTimeout(r, 500));
-    vpnTunnel = iperf(w.ns.cn!, ADDR.home, T);
+    try {
+      vpnTunnel = iperf(w.ns.cn!, ADDR.home, T);
+    } catch (e) {
+      // What the path looked like when it failed: the neighbour cache on the home link and the daemons' last words.
+      const neigh = spawnSync('ip', ['netns', 'exec', w.ns.cn!, 'ip', 'neigh'], { encoding: 'utf8' }).stdout;
+      console.error(`cn neighbours:\n${neigh}`);
+      for (const d of w.daemons) console.error(`--- ${d.name}\n${d.log.split('\n').filter((l) => !l.includes(' debug ')).slice(-12).join('\n')}`);
+      throw e;
+    }
     opts.log(`VPN + roamd tunnel, cn → ${ADDR.home}: ${vpnTunnel} Mbit/s`);
     tunnel = iperf(w.ns.gw!, outer, T);
     opts.log(`roamd tunnel alone, gw → outer ${outer}: ${tunnel} Mbit/s`);

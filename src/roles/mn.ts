@@ -522,6 +522,12 @@ function startRegistration(st: MnState, now: number, out: Action[]): void {
   const att = st.target;
   if (!att || att.location !== 'foreign') return;
   cancel(st, 'reg');
+  // A registration from away supersedes the deregistrations sent at home: retransmitted after it,
+  // one would delete the binding it creates (seen in the data plane bench: HA binding gone 0.7 s
+  // after the move, the home link without proxy ARP).
+  if (st.pending.some((p) => p.purpose !== 'reg')) out.push(log('info', 'mn-deregister-superseded', { by: 'registration' }));
+  cancel(st, 'dereg-home');
+  cancel(st, 'dereg-outer');
   const c = st.cfg;
   const r = st.reg;
   let lifetime = Math.min(c.lifetime, INFINITE_LIFETIME);

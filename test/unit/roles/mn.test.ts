@@ -339,6 +339,23 @@ test('deregistrations are retransmitted and given up after three transmissions',
   assert.is(st.counters['dereg-given-up'], 2);
 });
 
+test('leaving home before the deregistrations are answered: the registration from away supersedes them (no late retransmission)', () => {
+  const { st } = attached();
+  stepMn(st, link('eth0', true, [HOME], 16), T0 + 20_000); // home: two deregistrations, unanswered
+  stepMn(st, link('wlan0', false), T0 + 20_100);
+  stepMn(st, link('eth0', false), T0 + 20_200);
+  const regs = sends(stepMn(st, link('wlan0', true, [WIFI_ADDR]), T0 + 20_300)).map(parse);
+  let late = 0, away = regs.filter((r) => r.req.lifetime > 0).length;
+  for (let t = 20_400; t < 60_000; t += 100) {
+    for (const s of sends(stepMn(st, { kind: 'tick' }, T0 + t)).map(parse)) {
+      if (s.req.lifetime === 0) late++;
+      else if (away === 0) away++;
+    }
+  }
+  assert.ok(away > 0, 'a registration from away');
+  assert.is(late, 0, 'no deregistration retransmitted after the registration from away');
+});
+
 test('detach: all interfaces down → mn-state detached, VPN down, no registrations', () => {
   const { st } = attached();
   const acts = stepMn(st, link('wlan0', false), T0 + 5000);

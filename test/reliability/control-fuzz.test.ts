@@ -35,4 +35,17 @@ test('regressions: overlong line split across writes; pipelined answers in order
   }
 });
 
+// Found by the 10⁶ run (seed 1, connection 113 867): a mutated tag `1e999` parses as Infinity and is
+// echoed as null (JSON has no Infinity). The server was right; the fuzzer's oracle expected Infinity.
+test('regression: a tag JSON cannot carry back is echoed as null, the answer stays valid', async () => {
+  const f = new ControlFuzz();
+  await f.start();
+  try {
+    await f.check({ pieces: [{ kind: 'garbage', bytes: Buffer.from('{"cmd":"echo","tag":1e999}') }, { kind: 'valid', cmd: 'echo', args: {} }], unterminated: null, cuts: [] });
+    assert.ok(await f.usable());
+  } finally {
+    f.close();
+  }
+});
+
 test.run();

@@ -13,7 +13,7 @@
  * interface CHALLENGE_WINDOW challenges with the set of nodes that used each; a denial limiter and
  * a link-address cache of at most DENY_LIMITER_MAX and LINK_CACHE_MAX entries.
  */
-import { AdvFlag, Ext, GenAuthSubtype, RegFlag, ReplyCode, RevocationFlag, REVOCATION_ACK_I, isAccepted } from '../wire/constants';
+import { AdvFlag, Ext, GenAuthSubtype, RegFlag, ReplyCode, RevocationFlag, isAccepted } from '../wire/constants';
 import { Extension, encodeExtension } from '../wire/extensions';
 import { decodeMip, decodeIcmp } from '../wire/message';
 import * as adv from '../wire/agent-advertisement';
@@ -28,7 +28,7 @@ import { FULL, NODE_LIMIT, NONE } from '../tables/status';
 import { naiHashString } from '../tables/address-pool';
 import { RoamdError } from '../errors';
 import { Action, Counters, IcmpEvent, LinkEvent, LogFields, RoleEvent, Random32, UdpEvent, count, log, ipStr as ip } from './types';
-import { Signer, appendAuth, authExtensions, checkAuth, encodeReply, encodeRevocationAck, findExt, findNai } from './messages';
+import { Signer, appendAuth, authExtensions, checkAuth, encodeReply, ackRevocation, faHaAuthentic, findExt, findNai } from './messages';
 
 /** RFC 1256 §3: all-systems multicast for advertisements; RFC 5944 §2.3: all-mobility-agents. */
 const ALL_SYSTEMS = 0xe0000001;
@@ -767,8 +767,7 @@ function onRevocation(st: FaState, ev: UdpEvent, rv: RegistrationRevocation): Ac
   const ha = rv.homeDomainAddress >>> 0;
   const sa = st.homeAgents.get(ha);
   if (!sa) return drop(st, 'revocation_ignored', 'no FA-HA security association with the home domain address', { src, homeAgent: ip(ha) }, 'warn');
-  const fh = authExtensions(rv.extensions, Ext.FA_HA_AUTH);
-  if (fh.length !== 1 || !checkAuth(sa, ev.data, 0, fh[0])) {
+  if (!faHaAuthentic(sa, ev.data, rv.extensions)) {
     count(st.counters, 'auth_fail');
     return drop(st, 'revocation_ignored', 'FA-HA authentication failed', { src, homeAgent: ip(ha) }, 'warn');
   }
@@ -799,8 +798,7 @@ function onRevocation(st: FaState, ev: UdpEvent, rv: RegistrationRevocation): Ac
   } else {
     count(st.counters, 'revocation_unknown'); // acknowledged anyway so the HA stops retransmitting
   }
-  const data = encodeRevocationAck({ type: 15, flags: rv.flags & RevocationFlag.I ? REVOCATION_ACK_I : 0, homeAddress: rv.homeAddress, revocationId: rv.revocationId, extensions: [] },
-    [{ type: Ext.FA_HA_AUTH, sa }]);
+  const data = ackRevocation(rv, sa);
   out.push(log('info', 'fa.revoked', { home: ip(rv.homeAddress), homeAgent: ip(ha), found: v !== NONE }),
     { kind: 'send-udp', dst: ev.src, dstPort: ev.srcPort, ...(ev.dst !== 0 ? { src: ev.dst } : {}), data });
   return out;

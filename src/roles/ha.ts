@@ -8,7 +8,7 @@
  * ticks, and revokes bindings on request. Memory: the binding table plus three typed columns per
  * binding slot (NAT port, relaying agent, flags) and one record per configured node.
  */
-import { MsgType, ReplyCode, REVOCATION_ACK_I, RevocationFlag, REVOCATION_SUPPORT_I } from '../wire/constants';
+import { MsgType, ReplyCode, RevocationFlag, REVOCATION_SUPPORT_I } from '../wire/constants';
 import type { Extension } from '../wire/extensions';
 import * as revocation from '../wire/registration-revocation';
 import * as revocationAck from '../wire/revocation-ack';
@@ -20,7 +20,7 @@ import { FULL, NODE_LIMIT, NONE } from '../tables/status';
 import type { Prefix } from '../platform/address';
 import { Action, Counters, RoleEvent, Random32, count, log, ipStr } from './types';
 import { checkRequest, buildReply, naiOf, naiKey, udpTunnelReply, NodeRecord, PeerRecord, RegistrarConfig, Verdict } from './registrar';
-import { checkAuth, encodeRevocation, encodeRevocationAck, firstAuth } from './messages';
+import { ackRevocation, encodeRevocation, faHaAuthentic } from './messages';
 
 export interface HaConfig {
   address: number;
@@ -346,7 +346,7 @@ function onRevocationAck(st: HaState, data: Buffer, src: number, out: Action[]):
   }
   const r = st.revocations.get(m.revocationId);
   const peer = st.peers.get(src);
-  if (!r || r.agent !== src || r.home !== m.homeAddress || !checkAuth(peer?.sa, data, 0, firstAuth(m.extensions, 34))) {
+  if (!r || r.agent !== src || r.home !== m.homeAddress || !faHaAuthentic(peer?.sa, data, m.extensions)) {
     count(st.counters, 'drop_revocation_ack');
     return;
   }
@@ -365,7 +365,7 @@ function onRevocation(st: HaState, data: Buffer, src: number, srcPort: number, n
     return;
   }
   const peer = st.peers.get(src);
-  if (!checkAuth(peer?.sa, data, 0, firstAuth(m.extensions, 34))) {
+  if (!faHaAuthentic(peer?.sa, data, m.extensions)) {
     count(st.counters, 'drop_revocation_unauthenticated'); // RFC 3543 §6.2: ignore
     out.push(log('warn', 'revocation-ignored', { src: ipStr(src), reason: 'authentication' }));
     return;
@@ -380,10 +380,7 @@ function onRevocation(st: HaState, data: Buffer, src: number, srcPort: number, n
     s = next;
   }
   count(st.counters, 'revoked_by_agent', n);
-  const ack = encodeRevocationAck({
-    type: 15, flags: m.flags & RevocationFlag.I ? REVOCATION_ACK_I : 0, homeAddress: m.homeAddress, revocationId: m.revocationId, extensions: [],
-  }, [{ type: 34, sa: peer!.sa! }]);
-  send(out, ack, src, srcPort);
+  send(out, ackRevocation(m, peer!.sa!), src, srcPort);
 }
 
 // --- Views for the control socket --------------------------------------------------------------

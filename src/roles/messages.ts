@@ -10,6 +10,7 @@ import * as revocation from '../wire/registration-revocation';
 import * as revocationAck from '../wire/revocation-ack';
 import { SecurityAssociation } from '../auth/security-association';
 import { sign, verify, placeholder } from '../auth/authenticator';
+import { RevocationFlag, REVOCATION_ACK_I } from '../wire/constants';
 
 /** IANA enterprise number reserved for documentation (RFC 5612); configurable per deployment. */
 export const DEFAULT_VENDOR_ID = 32473;
@@ -84,6 +85,22 @@ export function authExtensions(exts: readonly Extension[], type: 32 | 33 | 34): 
 export function firstAuth(exts: readonly Extension[], type: 32 | 33 | 34): AuthExt | undefined {
   for (const e of exts) if (e.kind === 'auth' && e.type === type) return e;
   return undefined;
+}
+
+/**
+ * RFC 3543 §3.3–3.5: a revocation or its acknowledgement is authentic when it carries exactly one
+ * FA-HA authentication extension and that one verifies with `sa`.
+ */
+export function faHaAuthentic(sa: SecurityAssociation | undefined, buf: Buffer, exts: readonly Extension[]): boolean {
+  const fh = authExtensions(exts, 34);
+  return fh.length === 1 && checkAuth(sa, buf, 0, fh[0]);
+}
+
+/** The acknowledgement of revocation `rv` (RFC 3543 §3.4): same home address and identifier, I echoed, signed FA-HA. */
+export function ackRevocation(rv: revocation.RegistrationRevocation, sa: SecurityAssociation): Buffer {
+  return encodeRevocationAck({
+    type: 15, flags: rv.flags & RevocationFlag.I ? REVOCATION_ACK_I : 0, homeAddress: rv.homeAddress, revocationId: rv.revocationId, extensions: [],
+  }, [{ type: 34, sa }]);
 }
 
 /** Checks one authentication extension of a decoded message held in `buf` at `start`. */

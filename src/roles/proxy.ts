@@ -10,7 +10,7 @@
  * Memory: the proxy map and the outer pool (fixed capacity, src/tables), one record per configured
  * node, and at most `maxPending` relayed requests awaiting the home agent.
  */
-import { MsgType, ReplyCode, isAccepted, RevocationFlag, REVOCATION_ACK_I, Ext } from '../wire/constants';
+import { MsgType, ReplyCode, isAccepted, RevocationFlag, Ext } from '../wire/constants';
 import type { Extension } from '../wire/extensions';
 import { encodeExtension, extensionLength } from '../wire/extensions';
 import * as request from '../wire/registration-request';
@@ -24,7 +24,7 @@ import { AddressPool } from '../tables/address-pool';
 import { CONFLICT, FULL, NODE_LIMIT, NONE } from '../tables/status';
 import { Action, Counters, RoleEvent, Random32, count, log, ipStr } from './types';
 import { checkRequest, buildReply, naiOf, naiKey, udpTunnelReply, NodeRecord, PeerRecord, RegistrarConfig } from './registrar';
-import { appendAuth, checkAuth, encodeRevocation, encodeRevocationAck, findNvse, firstAuth, lengthThrough, nvse, NvseType } from './messages';
+import { appendAuth, checkAuth, encodeRevocation, ackRevocation, faHaAuthentic, findNvse, firstAuth, lengthThrough, nvse, NvseType } from './messages';
 
 export interface ProxyConfig {
   /** Address mobile nodes register with (the Home Agent field of the outer registration). */
@@ -452,7 +452,7 @@ function onRevocation(st: ProxyState, data: Buffer, src: number, srcPort: number
     return;
   }
   const ha = st.has.get(src);
-  if (!ha || !checkAuth(ha.sa, data, 0, firstAuth(m.extensions, 34))) {
+  if (!ha || !faHaAuthentic(ha.sa, data, m.extensions)) {
     count(st.counters, 'drop_revocation_unauthenticated');
     out.push(log('warn', 'revocation-ignored', { src: ipStr(src), reason: 'authentication' }));
     return;
@@ -460,15 +460,14 @@ function onRevocation(st: ProxyState, data: Buffer, src: number, srcPort: number
   const nd = st.map.findByHome(m.homeAddress);
   if (nd !== NONE) removeNode(st, nd, now, out, 'revoked_by_ha', true);
   else for (const [nai, h] of st.homes) if (h.home === m.homeAddress) st.homes.delete(nai);
-  send(st, out, encodeRevocationAck({ type: 15, flags: m.flags & RevocationFlag.I ? REVOCATION_ACK_I : 0, homeAddress: m.homeAddress, revocationId: m.revocationId, extensions: [] },
-    [{ type: 34, sa: ha.sa }]), src, srcPort, st.cfg.inside);
+  send(st, out, ackRevocation(m, ha.sa), src, srcPort, st.cfg.inside);
 }
 
 function onRevocationAck(st: ProxyState, data: Buffer, src: number, out: Action[]): void {
   try {
     const m = revocationAck.decode(data);
     const fa = st.fas.get(src);
-    if (checkAuth(fa?.sa, data, 0, firstAuth(m.extensions, 34))) {
+    if (faHaAuthentic(fa?.sa, data, m.extensions)) {
       count(st.counters, 'revocation_acked');
       out.push(log('info', 'revocation-acknowledged', { agent: ipStr(src) }));
       return;

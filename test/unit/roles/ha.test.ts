@@ -296,6 +296,10 @@ test('a revocation from an agent is honoured when authenticated and ignored othe
   const forged = encodeRevocation({ type: 7, flags: 0, homeAddress: HOME, homeDomainAddress: HA, foreignDomainAddress: FA, revocationId: 5, extensions: [] }, [{ type: 34, sa: proxySa }]);
   assert.is(deliver(st, forged, FA).filter((a) => a.kind === 'send-udp').length, 0);
   assert.is(st.bindings.size, 1);
+  // Exactly one FA-HA extension (RFC 3543, as the FA checks it): a valid one followed by a second is ignored.
+  const twice = encodeRevocation({ type: 7, flags: 0, homeAddress: HOME, homeDomainAddress: HA, foreignDomainAddress: FA, revocationId: 5, extensions: [] }, [{ type: 34, sa: faSa }, { type: 34, sa: proxySa }]);
+  assert.is(deliver(st, twice, FA).filter((a) => a.kind === 'send-udp').length, 0);
+  assert.is(st.bindings.size, 1);
   const good = encodeRevocation({ type: 7, flags: 0, homeAddress: HOME, homeDomainAddress: HA, foreignDomainAddress: FA, revocationId: 6, extensions: [] }, [{ type: 34, sa: faSa }]);
   const out = deliver(st, good, FA);
   assert.is(st.bindings.size, 0);

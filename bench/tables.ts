@@ -6,6 +6,7 @@
  * Run: `npx tsx bench/tables.ts [--quick]` (re-spawns itself with --expose-gc when needed).
  */
 import { spawnSync } from 'node:child_process';
+import { mulberry32 } from '../test/util/prng';
 import { BindingTable, FLAG_S } from '../src/tables/binding-table';
 
 const N = 100_000;
@@ -16,16 +17,6 @@ interface BaselineBinding {
   expiresAt: number; next: BaselineBinding | null;
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
 function heap(): number {
   const gc = (globalThis as { gc?: () => void }).gc!;
   gc(); gc();
@@ -34,7 +25,7 @@ function heap(): number {
 }
 
 function keys(n: number, seed: number): Uint32Array {
-  const r = rng(seed), k = new Uint32Array(n), seen = new Set<number>();
+  const r = mulberry32(seed), k = new Uint32Array(n), seen = new Set<number>();
   for (let i = 0; i < n;) { const h = r(); if (!seen.has(h)) { seen.add(h); k[i++] = h; } }
   return k;
 }
@@ -43,7 +34,7 @@ export async function benchTables(opts: { quick: boolean }): Promise<Record<stri
   if (typeof (globalThis as { gc?: unknown }).gc !== 'function') throw new Error('run node with --expose-gc');
   const homes = keys(N, 1);
   const now = 1_700_000_000_000;
-  const r = rng(2);
+  const r = mulberry32(2);
   const careOf = new Uint32Array(N), idHi = new Uint32Array(N), idLo = new Uint32Array(N);
   for (let i = 0; i < N; i++) { careOf[i] = r(); idHi[i] = r(); idLo[i] = r(); }
 

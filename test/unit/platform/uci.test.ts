@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
+import { mulberry32 } from '../../util/prng';
 import {
   UciError, exportUci, getList, getString, parseUci, readUciFile, sectionsOfType,
   type UciPackage, type UciSection,
@@ -149,14 +150,10 @@ test('exportUci writes the uci export format', () => {
   assert.is(exportUci(p), "package roamd\n\nconfig t 'n'\n\toption a 'it'\\''s'\n\tlist b 'x'\n\tlist b ''\n\nconfig u\n\n");
 });
 
-/** mulberry32: small seeded PRNG so a failing case can be replayed. */
+/** A seeded PRNG in [0, 1), so a failing case can be replayed. */
 function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = mulberry32(seed);
+  return () => r() / 4294967296;
 }
 
 test('export round trip: 500 seeded random packages', () => {

@@ -8,8 +8,8 @@
 import { join } from 'node:path';
 import { execFileSync, ChildProcess } from 'node:child_process';
 import { World, Place, ADDR, waitFor } from './world';
+import { PROBE, probe, UdpProbe } from './udp-probe';
 
-const PROBE = join(__dirname, 'probe.ts');
 const t0 = Date.now();
 const stamp = () => `${((Date.now() - t0) / 1000).toFixed(2).padStart(7)}s`;
 const say = (what: string, detail = '') => process.stdout.write(`${stamp()}  ${what.padEnd(22)} ${detail}\n`);
@@ -36,9 +36,9 @@ process.on('SIGTERM', () => {
   process.exit(143);
 });
 
-const arrivals: Array<[number, number]> = [];
+let udp: UdpProbe;
 let streamLog = '';
-const spawnProbe = (ns: string, ...args: string[]): ChildProcess => w.lab.spawn(ns, process.execPath, ['--import', 'tsx', PROBE, ...args]);
+const spawnProbe = (ns: string, ...args: string[]): ChildProcess => probe(w, ns, ...args);
 
 /** Follows the node's log and prints the protocol events as they happen. */
 function followNodeLog(): void {
@@ -62,15 +62,6 @@ function followNodeLog(): void {
   }, 100).unref();
 }
 
-function gap(from: number, to: number): { ms: number; lost: number } {
-  const win = arrivals.filter(([, t]) => t >= from - 100 && t <= to).sort((a, b) => a[1] - b[1]);
-  let ms = 0;
-  for (let i = 1; i < win.length; i++) ms = Math.max(ms, win[i]![1] - win[i - 1]![1]);
-  const seqs = new Set(win.map(([s]) => s));
-  const lo = Math.min(...seqs), hi = Math.max(...seqs);
-  return { ms, lost: Number.isFinite(lo) ? hi - lo + 1 - seqs.size : 0 };
-}
-
 const rows: Array<Record<string, string | number>> = [];
 
 async function move(to: Place, label: string): Promise<void> {
@@ -90,7 +81,7 @@ async function move(to: Place, label: string): Promise<void> {
   const e0 = echoed();
   await waitFor('the TCP stream', async () => echoed() > e0 + 20, 30_000);
   await new Promise((r) => setTimeout(r, 1000));
-  const g = gap(start, Date.now());
+  const g = udp.gap(start, Date.now());
   const sa = w.sa('mn');
   const conn = (() => {
     try {
@@ -100,8 +91,8 @@ async function move(to: Place, label: string): Promise<void> {
     }
   })();
   const sameSa = foreign && before && sa ? before.ikeSpiI === sa.ikeSpiI && before.children[0]?.spiIn === sa.children[0]?.spiIn : null;
-  say('stage done', `interruption ${g.ms} ms, ${g.lost} probes lost, IKE messages ${w.ikeMessages('mn') - ike0}, ${sa && foreign ? `IKE SA ${sa.ikeSpiI.slice(0, 8)}… CHILD ${sa.children[0]?.spiIn}` : 'no SA'}${sameSa === null ? '' : sameSa ? ' (same SAs)' : ' (NEW SAs)'}`);
-  rows.push({ move: `→ ${to}`, 'care-of': (await w.call('mn', { cmd: 'status' })).dataplaneState?.careOf ? label : 'home link', 'interruption ms': g.ms, lost: g.lost, 'IKE msgs': w.ikeMessages('mn') - ike0, 'same SAs': sameSa === null ? '-' : sameSa ? 'yes' : 'NO', 'new conn': conn, stream: /"event":"(error|close)"/.test(streamLog) ? 'RESET' : 'alive' });
+  say('stage done', `interruption ${g.interruptionMs} ms, ${g.lost} probes lost, IKE messages ${w.ikeMessages('mn') - ike0}, ${sa && foreign ? `IKE SA ${sa.ikeSpiI.slice(0, 8)}… CHILD ${sa.children[0]?.spiIn}` : 'no SA'}${sameSa === null ? '' : sameSa ? ' (same SAs)' : ' (NEW SAs)'}`);
+  rows.push({ move: `→ ${to}`, 'care-of': (await w.call('mn', { cmd: 'status' })).dataplaneState?.careOf ? label : 'home link', 'interruption ms': g.interruptionMs, lost: g.lost, 'IKE msgs': w.ikeMessages('mn') - ike0, 'same SAs': sameSa === null ? '-' : sameSa ? 'yes' : 'NO', 'new conn': conn, stream: /"event":"(error|close)"/.test(streamLog) ? 'RESET' : 'alive' });
 }
 
 (async () => {
@@ -117,21 +108,9 @@ async function move(to: Place, label: string): Promise<void> {
   followNodeLog();
   spawnProbe(w.ns.cn!, 'tcp-server', '5001');
   spawnProbe(w.ns.mn!, 'tcp-server', '5002');
-  const recv = spawnProbe(w.ns.mn!, 'udp-recv', '5003');
-  let pend = '';
-  recv.stdout!.on('data', (b: Buffer) => {
-    pend += b.toString();
-    let i: number;
-    while ((i = pend.indexOf('\n')) >= 0) {
-      const line = pend.slice(0, i);
-      pend = pend.slice(i + 1);
-      if (line.includes('"udp"')) arrivals.push(...(JSON.parse(line).pkts as Array<[number, number]>));
-    }
-  });
-  await new Promise((r) => setTimeout(r, 500));
+  udp = await UdpProbe.start(w);
   const stream = spawnProbe(w.ns.mn!, 'tcp-stream', ADDR.cn, '5001', ADDR.home);
   stream.stdout!.on('data', (b: Buffer) => (streamLog += b.toString()));
-  spawnProbe(w.ns.cn!, 'udp-send', ADDR.home, '5003');
   await waitFor('the TCP stream', async () => streamLog.includes('connected'));
   say('traffic', 'TCP stream mn 10.1.0.50 ⇄ cn 10.1.0.9, UDP probe cn → mn every 5 ms');
   await move('hotspot', 'FA 192.0.2.1');

@@ -12,17 +12,13 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { World, Place, ADDR, IFACE, waitFor } from './world';
 import { ChildProcess } from 'node:child_process';
+import { PROBE, probe, UdpProbe } from './udp-probe';
 
-const PROBE = join(__dirname, 'probe.ts');
 const w = new World();
-const arrivals: Array<[number, number]> = [];
+let udp: UdpProbe;
 const results: Array<Record<string, unknown>> = [];
 let stream: ChildProcess;
 let streamLog = '';
-
-function node(ns: string, ...args: string[]): ChildProcess {
-  return w.lab.spawn(ns, process.execPath, ['--import', 'tsx', PROBE, ...args]);
-}
 
 test.before(async () => {
   // uvu does not print a failing hook's error: say it here, then fail every test of the lane.
@@ -41,24 +37,12 @@ async function setUp(): Promise<void> {
   await w.loadStrongswan();
   w.startRoamd();
   await w.ready();
-  node(w.ns.cn!, 'tcp-server', '5001');
-  node(w.ns.mn!, 'tcp-server', '5002');
-  node(w.ns.mn!, 'bulk-server', '5004');
-  const recv = node(w.ns.mn!, 'udp-recv', '5003');
-  let pending = '';
-  recv.stdout!.on('data', (b: Buffer) => {
-    pending += b.toString();
-    let i: number;
-    while ((i = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, i);
-      pending = pending.slice(i + 1);
-      if (line.includes('"udp"')) arrivals.push(...(JSON.parse(line).pkts as Array<[number, number]>));
-    }
-  });
-  await new Promise((r) => setTimeout(r, 500));
-  stream = node(w.ns.mn!, 'tcp-stream', ADDR.cn, '5001', ADDR.home);
+  probe(w, w.ns.cn!, 'tcp-server', '5001');
+  probe(w, w.ns.mn!, 'tcp-server', '5002');
+  probe(w, w.ns.mn!, 'bulk-server', '5004');
+  udp = await UdpProbe.start(w);
+  stream = probe(w, w.ns.mn!, 'tcp-stream', ADDR.cn, '5001', ADDR.home);
   stream.stdout!.on('data', (b: Buffer) => (streamLog += b.toString()));
-  node(w.ns.cn!, 'udp-send', ADDR.home, '5003');
   await waitFor('tcp stream connected', async () => streamLog.includes('connected'));
 }
 
@@ -72,16 +56,6 @@ test.after(() => {
 function echoed(): number {
   const m = [...streamLog.matchAll(/"echoed":(\d+)/g)];
   return m.length ? Number(m[m.length - 1]![1]) : 0;
-}
-
-/** Largest gap in the UDP probe after `t0`, and datagrams lost in [t0, t1]. */
-function gap(t0: number, t1: number): { interruptionMs: number; lost: number } {
-  const inWin = arrivals.filter(([, t]) => t >= t0 - 100 && t <= t1).sort((a, b) => a[1] - b[1]);
-  let maxGap = 0;
-  for (let i = 1; i < inWin.length; i++) maxGap = Math.max(maxGap, inWin[i]![1] - inWin[i - 1]![1]);
-  const seqs = new Set(inWin.map(([s]) => s));
-  const lo = Math.min(...seqs), hi = Math.max(...seqs);
-  return { interruptionMs: maxGap, lost: Number.isFinite(lo) ? hi - lo + 1 - seqs.size : -1 };
 }
 
 async function stage(to: Place, expectLocation: 'home' | 'foreign'): Promise<void> {
@@ -106,7 +80,7 @@ async function stage(to: Place, expectLocation: 'home' | 'foreign'): Promise<voi
   await waitFor(`tcp stream flowing at ${to}`, async () => echoed() > before + 20, 30_000);
   const t1 = Date.now();
   await new Promise((r) => setTimeout(r, 1000));
-  const g = gap(t0, Date.now());
+  const g = udp.gap(t0, Date.now());
   let conn: string;
   try {
     conn = execFileSync('ip', ['netns', 'exec', w.ns.cn!, process.execPath, '--import', 'tsx', PROBE, 'tcp-connect', ADDR.home, '5002'], { encoding: 'utf8' });
@@ -147,7 +121,7 @@ test('kill -9 of the proxy and the HA, restart: traffic resumes without the node
   const haMs = await w.crashAndRestart('ha');
   const before = echoed();
   await waitFor('tcp stream flowing after the restarts', async () => echoed() > before + 20, 30_000);
-  const g = gap(t0, Date.now());
+  const g = udp.gap(t0, Date.now());
   const pb = (await w.call('proxy', { cmd: 'bindings' })) as any[];
   assert.equal(pb.map((b) => b.careOf), [ADDR.wiredMn], 'the proxy binding came back from its snapshot');
   assert.equal(((await w.call('ha', { cmd: 'bindings' })) as any[]).map((b) => b.home), [ADDR.home]);

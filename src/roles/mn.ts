@@ -241,16 +241,21 @@ export function stepMn(st: MnState, ev: RoleEvent, now: number): Action[] {
       case 'tick': break;
       default: count(st.counters, 'event-ignored');
     }
-    if (!st.shutdown) {
-      evaluate(st, now, out);
-      onTimers(st, now, out);
-    }
-    emitState(st, now, out);
+    settle(st, now, out);
   } catch (err) {
     count(st.counters, 'internal-error');
     out.push(log('error', 'mn-internal-error', { event: ev.kind, error: err instanceof Error ? err.message : String(err) }));
   }
   return out;
+}
+
+/** After any event: re-evaluate the attachment, run due timers, report the state. */
+function settle(st: MnState, now: number, out: Action[]): void {
+  if (!st.shutdown) {
+    evaluate(st, now, out);
+    onTimers(st, now, out);
+  }
+  emitState(st, now, out);
 }
 
 // ---------------------------------------------------------------- agent discovery, RFC 5944 §2.4
@@ -926,11 +931,7 @@ export function reloadMn(st: MnState, cfg: MnConfig): Action[] {
       st.target = null;
     }
     out.push(log('info', 'mn-reload', { identityChanged: identity }));
-    if (!st.shutdown) {
-      evaluate(st, now, out);
-      onTimers(st, now, out);
-    }
-    emitState(st, now, out);
+    settle(st, now, out);
   } catch (err) {
     count(st.counters, 'internal-error');
     out.push(log('error', 'mn-internal-error', { event: 'reload', error: err instanceof Error ? err.message : String(err) }));

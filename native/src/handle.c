@@ -243,6 +243,21 @@ out:
   napi_close_handle_scope(env, scope);
 }
 
+/* Initialises the handle's uv_poll once; false (with a JS exception pending) on failure. */
+static bool poll_init(napi_env env, rd_handle *h) {
+  if (h->poll_inited) return true;
+  uv_loop_t *loop;
+  RD_CALL(env, napi_get_uv_event_loop(env, &loop), false);
+  int r = uv_poll_init(loop, &h->poll, h->fd);
+  if (r < 0) {
+    rd_throw_errno(env, -r, "uv_poll_init", NULL);
+    return false;
+  }
+  h->poll.data = h;
+  h->poll_inited = 1;
+  return true;
+}
+
 /* start(handle, cb(pkts, err), batch) */
 napi_value rd_start(napi_env env, napi_callback_info info) {
   RD_ARGS(env, info, 3, args);
@@ -284,17 +299,7 @@ napi_value rd_start(napi_env env, napi_callback_info info) {
     napi_create_string_utf8(env, h->kind == RD_TUN ? "roamd:tun" : "roamd:raw", NAPI_AUTO_LENGTH, &name);
     RD_CALL(env, napi_async_init(env, NULL, name, &h->actx), NULL);
   }
-  if (!h->poll_inited) {
-    uv_loop_t *loop;
-    RD_CALL(env, napi_get_uv_event_loop(env, &loop), NULL);
-    int r = uv_poll_init(loop, &h->poll, h->fd);
-    if (r < 0) {
-      rd_throw_errno(env, -r, "uv_poll_init", NULL);
-      return NULL;
-    }
-    h->poll.data = h;
-    h->poll_inited = 1;
-  }
+  if (!poll_init(env, h)) return NULL;
   int r = uv_poll_start(&h->poll, UV_READABLE, on_poll);
   if (r < 0) {
     rd_throw_errno(env, -r, "uv_poll_start", NULL);
@@ -325,17 +330,7 @@ napi_value rd_set_ref(napi_env env, napi_callback_info info) {
     rd_throw_type(env, "ref must be a boolean");
     return NULL;
   }
-  if (!h->poll_inited) {
-    uv_loop_t *loop;
-    RD_CALL(env, napi_get_uv_event_loop(env, &loop), NULL);
-    int r = uv_poll_init(loop, &h->poll, h->fd);
-    if (r < 0) {
-      rd_throw_errno(env, -r, "uv_poll_init", NULL);
-      return NULL;
-    }
-    h->poll.data = h;
-    h->poll_inited = 1;
-  }
+  if (!poll_init(env, h)) return NULL;
   if (on) uv_ref((uv_handle_t *)&h->poll);
   else uv_unref((uv_handle_t *)&h->poll);
   return NULL;

@@ -10,26 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { buildBundle, startDaemon, RunningDaemon, tempDir } from '../util/daemon';
 import { requireScapy, SYSTEM_PYTHON } from '../interop/tools';
+import { ISSUE_HA_CONFIG } from '../util/issue-config';
 
-const HA_CONF = `config roamd 'main'
-	option role 'ha'
-	option listen '127.0.0.1'
-	option port '4434'
-	option control_socket '/tmp/roamd-ha.sock'
-	option dataplane 'none'
-
-config home_agent
-	option address '10.1.0.1'
-	option home_network '10.1.0.0/24'
-
-config mobile_node
-	option home_address '10.1.0.50'
-	option nai 'alice@corp.example'
-	option spi '256'
-	option algorithm 'hmac-md5'
-	option key '00112233445566778899aabbccddeeff'
-	option replay 'timestamp'
-`;
 
 const { dir, cleanup } = tempDir('roamd-scapy-ha-');
 let ha: RunningDaemon;
@@ -37,7 +19,7 @@ let ha: RunningDaemon;
 test.before(async () => {
   requireScapy();
   buildBundle();
-  ha = await startDaemon('ha', dir, HA_CONF, '/tmp/roamd-ha.sock');
+  ha = await startDaemon('ha', dir, ISSUE_HA_CONFIG, '/tmp/roamd-ha.sock');
 });
 
 test.after(async () => {

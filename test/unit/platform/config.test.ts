@@ -7,26 +7,9 @@ import { join } from 'node:path';
 import { parseConfigText, loadConfig } from '../../../src/platform/config';
 import { RoamdError } from '../../../src/errors';
 import { ip } from '../../util/hex';
+import { ISSUE_HA_CONFIG } from '../../util/issue-config';
 
-const HA = `config roamd 'main'
-	option role 'ha'
-	option listen '127.0.0.1'
-	option port '4434'
-	option control_socket '/tmp/roamd-ha.sock'
-	option dataplane 'none'
-
-config home_agent
-	option address '10.1.0.1'
-	option home_network '10.1.0.0/24'
-
-config mobile_node
-	option home_address '10.1.0.50'
-	option nai 'alice@corp.example'
-	option spi '256'
-	option algorithm 'hmac-md5'
-	option key '00112233445566778899aabbccddeeff'
-	option replay 'timestamp'
-`;
+const HA = ISSUE_HA_CONFIG;
 
 test('the home agent example from issue #4 parses to the expected configuration', () => {
   const c = parseConfigText(HA, '/etc/config/roamd');

@@ -12,7 +12,6 @@ import { buildBundle, startDaemon, RunningDaemon, tempDir } from '../util/daemon
 import { requireScapy, SYSTEM_PYTHON } from '../interop/tools';
 import { ISSUE_HA_CONFIG } from '../util/issue-config';
 
-
 const { dir, cleanup } = tempDir('roamd-scapy-ha-');
 let ha: RunningDaemon;
 

@@ -15,7 +15,7 @@ import { RevocationFlag, REVOCATION_ACK_I } from '../wire/constants';
 /** IANA enterprise number reserved for documentation (RFC 5612); configurable per deployment. */
 export const DEFAULT_VENDOR_ID = 32473;
 /** roamd NVSE types (docs/protocol.md). */
-export const NvseType = { HOME_REQUEST: 1, HOME_REPLY: 2 } as const;
+export enum NvseType { HOME_REQUEST = 1, HOME_REPLY = 2 }
 
 type Codec<T> = { encodingLength(m: T): number; encode(m: T, buf: Buffer, off?: number): number };
 type AnyMsg = request.RegistrationRequest | reply.RegistrationReply | revocation.RegistrationRevocation | revocationAck.RevocationAck;

@@ -11,7 +11,7 @@ import { internetChecksum } from './checksum';
 
 export const IPV4_MIN_HEADER = 20;
 /** Flags in the 16-bit flags/fragment-offset word, RFC 791 §3.1. */
-export const IpFlag = { DF: 0x4000, MF: 0x2000 } as const;
+export enum IpFlag { DF = 0x4000, MF = 0x2000 }
 
 export interface Ipv4Header {
   tos: number;

@@ -7,8 +7,8 @@
  */
 import { join } from 'node:path';
 import { execFileSync, ChildProcess } from 'node:child_process';
-import { World, Place, ADDR, waitFor } from './world';
-import { PROBE, probe, UdpProbe } from './udp-probe';
+import { World, Place, ADDR, ROOT, waitFor } from './world';
+import { probe, probeOnce, UdpProbe } from './udp-probe';
 
 const t0 = Date.now();
 const stamp = () => `${((Date.now() - t0) / 1000).toFixed(2).padStart(7)}s`;
@@ -83,13 +83,7 @@ async function move(to: Place, label: string): Promise<void> {
   await new Promise((r) => setTimeout(r, 1000));
   const g = udp.gap(start, Date.now());
   const sa = w.sa('mn');
-  const conn = (() => {
-    try {
-      return JSON.parse(execFileSync('ip', ['netns', 'exec', w.ns.cn!, process.execPath, '--import', 'tsx', PROBE, 'tcp-connect', ADDR.home, '5002'], { encoding: 'utf8' }).trim()).event;
-    } catch {
-      return 'failed';
-    }
-  })();
+  const conn = probeOnce(w.ns.cn!, 'tcp-connect', ADDR.home, '5002').event;
   const sameSa = foreign && before && sa ? before.ikeSpiI === sa.ikeSpiI && before.children[0]?.spiIn === sa.children[0]?.spiIn : null;
   say('stage done', `interruption ${g.interruptionMs} ms, ${g.lost} probes lost, IKE messages ${w.ikeMessages('mn') - ike0}, ${sa && foreign ? `IKE SA ${sa.ikeSpiI.slice(0, 8)}… CHILD ${sa.children[0]?.spiIn}` : 'no SA'}${sameSa === null ? '' : sameSa ? ' (same SAs)' : ' (NEW SAs)'}`);
   rows.push({ move: `→ ${to}`, 'care-of': (await w.call('mn', { cmd: 'status' })).dataplaneState?.careOf ? label : 'home link', 'interruption ms': g.interruptionMs, lost: g.lost, 'IKE msgs': w.ikeMessages('mn') - ike0, 'same SAs': sameSa === null ? '-' : sameSa ? 'yes' : 'NO', 'new conn': conn, stream: /"event":"(error|close)"/.test(streamLog) ? 'RESET' : 'alive' });
@@ -97,7 +91,7 @@ async function move(to: Place, label: string): Promise<void> {
 
 (async () => {
   say('build', 'namespaces: cn ha gw (intranet), px (DMZ), inet, hs (hotspot FA), wd (wired), nat, mn');
-  execFileSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'build.mjs')], { stdio: 'pipe' });
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { stdio: 'pipe' });
   w.build();
   say('strongSwan', 'charon on gw (responder) and mn (initiator), kernel-libipsec, PSK');
   w.startStrongswan();

@@ -9,10 +9,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { World, Place, ADDR, IFACE, waitFor } from './world';
+import { World, Place, ADDR, IFACE, ROOT, waitFor } from './world';
 import { ChildProcess } from 'node:child_process';
-import { PROBE, probe, UdpProbe } from './udp-probe';
+import { probe, probeOnce, UdpProbe } from './udp-probe';
 
 const w = new World();
 let udp: UdpProbe;
@@ -31,7 +32,8 @@ test.before(async () => {
 
 async function setUp(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the e2e lane needs root (network namespaces, TUN devices, strongSwan): run npm test as root');
-  execFileSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'build.mjs')], { stdio: 'pipe' });
+  // The VM lane builds the bundle on the host before booting the guest (ROAMD_E2E_PREBUILT=1).
+  if (process.env.ROAMD_E2E_PREBUILT !== '1') execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { stdio: 'pipe' });
   w.build();
   w.startStrongswan();
   await w.loadStrongswan();
@@ -46,10 +48,48 @@ async function setUp(): Promise<void> {
   await waitFor('tcp stream connected', async () => streamLog.includes('connected'));
 }
 
-test.after(() => {
+/**
+ * Each daemon's data plane and, for the kernel plane, the packets its IP-in-IP device carried (the
+ * VM lane checks that the tunnels ran in the kernel).
+ */
+async function planes(): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const d of w.daemons) {
+    const st = await w.call(d.name, { cmd: 'status' }).catch((e: Error) => ({ error: e.message }));
+    const ds = (st as { dataplaneStatus?: { mode?: string; device?: string } }).dataplaneStatus;
+    let device: unknown = null;
+    if (ds?.mode === 'kernel' && ds.device) {
+      try {
+        const j = JSON.parse(execFileSync('ip', ['-n', d.ns, '-s', '-j', 'link', 'show', ds.device], { encoding: 'utf8' }))[0];
+        device = { rxPackets: j.stats64.rx.packets, txPackets: j.stats64.tx.packets, rxDropped: j.stats64.rx.dropped };
+      } catch (e) {
+        device = { error: (e as Error).message.slice(0, 200) };
+      }
+    }
+    out[d.name] = { mode: ds?.mode ?? (st as { error?: string }).error ?? 'unknown', device };
+  }
+  return out;
+}
+
+/** With ROAMD_E2E_LOGS=DIR: every daemon's log and charon's logs are copied there (the VM lane's share). */
+function keepLogs(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const d of w.daemons) writeFileSync(join(dir, `roamd-${d.name}.log`), d.log);
+  for (const who of ['gw', 'mn']) {
+    const f = join(w.dir, `sw-${who}`, 'charon.log');
+    if (existsSync(f)) copyFileSync(f, join(dir, `charon-${who}.log`));
+  }
+}
+
+test.after(async () => {
+  const dataplanes = await planes().catch((e: Error) => ({ error: e.message }));
+  if (process.env.ROAMD_E2E_LOGS) keepLogs(process.env.ROAMD_E2E_LOGS);
   if (process.env.ROAMD_TEST_VERBOSE) for (const d of w.daemons) console.log(`--- ${d.name}\n${d.log}`);
-  console.log('\nper-move figures:');
+  console.log(`\nper-move figures (data plane ${w.options.dataplane ?? 'userspace'}, IPsec ${w.options.ipsec ?? 'libipsec'}${w.options.accessDelayMs ? `, netem ${w.options.accessDelayMs} ms` : ''}):`);
   for (const r of results) console.log(`  ${JSON.stringify(r)}`);
+  console.log(`data planes: ${JSON.stringify(dataplanes)}`);
+  // The VM lane reads the figures back from a file in its share directory.
+  if (process.env.ROAMD_E2E_RESULTS) writeFileSync(process.env.ROAMD_E2E_RESULTS, JSON.stringify({ options: w.options, results, dataplanes }, null, 1));
   w.teardown();
 });
 
@@ -63,11 +103,14 @@ async function stage(to: Place, expectLocation: 'home' | 'foreign'): Promise<voi
   const ikeBefore = w.ikeMessages('mn');
   const t0 = Date.now();
   w.move(to);
+  let last: unknown;
   await waitFor(`node ${expectLocation} at ${to}`, async () => {
     const s = await w.call('mn', { cmd: 'status' });
-    const st = s.dataplaneState;
+    const st = (last = s.dataplaneState);
     return !!st && st.location === expectLocation && (expectLocation === 'home' || (st.vpn === 'up' && st.tunnel !== 'none' && st.ifname !== '' && st.careOf !== 0 && (to === 'hotspot' ? st.agent !== 0 : st.agent === 0)));
-  }, 30_000);
+  }, 30_000).catch((e: Error) => {
+    throw new Error(`${e.message}; the node's last data plane state: ${JSON.stringify(last)}`);
+  });
   if (expectLocation === 'foreign') await waitFor('VPN SA installed', async () => !!w.sa('mn')?.children.some((c) => c.state === 'INSTALLED'), 30_000);
   w.finishMove();
   // The move is done when the node is registered through the new interface (a move to a less
@@ -81,26 +124,14 @@ async function stage(to: Place, expectLocation: 'home' | 'foreign'): Promise<voi
   const t1 = Date.now();
   await new Promise((r) => setTimeout(r, 1000));
   const g = udp.gap(t0, Date.now());
-  let conn: string;
-  try {
-    conn = execFileSync('ip', ['netns', 'exec', w.ns.cn!, process.execPath, '--import', 'tsx', PROBE, 'tcp-connect', ADDR.home, '5002'], { encoding: 'utf8' });
-  } catch (e) {
-    conn = String((e as { stdout?: string }).stdout ?? '{"event":"error"}');
-  }
+  const conn = probeOnce(w.ns.cn!, 'tcp-connect', ADDR.home, '5002');
   // A bulk transfer with full-size segments through VPN + tunnel must not stall (MTU handling).
-  let bulk: Record<string, unknown> = { event: 'skipped' };
-  if (expectLocation === 'foreign') {
-    try {
-      bulk = JSON.parse(execFileSync('ip', ['netns', 'exec', w.ns.cn!, process.execPath, '--import', 'tsx', PROBE, 'bulk-send', ADDR.home, '5004', String(2 * 1024 * 1024)], { encoding: 'utf8' }).trim());
-    } catch (e) {
-      bulk = JSON.parse(String((e as { stdout?: string }).stdout || '{"event":"error"}').trim());
-    }
-  }
+  const bulk = expectLocation === 'foreign' ? probeOnce(w.ns.cn!, 'bulk-send', ADDR.home, '5004', String(2 * 1024 * 1024)) : { event: 'skipped' };
   const saAfter = w.sa('mn');
   const ikeAfter = w.ikeMessages('mn');
-  const r = { to, ms: t1 - t0, ...g, newConnection: JSON.parse(conn.trim()).event, bulkMbps: bulk.mbps ?? bulk.event, ikeMessages: ikeAfter - ikeBefore, ike: saAfter ? `${saAfter.ikeSpiI}_${saAfter.ikeSpiR}` : 'none', child: saAfter?.children.map((c) => `${c.spiIn}/${c.spiOut}`).join(',') ?? 'none' };
+  const r = { to, ms: t1 - t0, ...g, newConnection: conn.event, bulkMbps: bulk.mbps ?? bulk.event, ikeMessages: ikeAfter - ikeBefore, ike: saAfter ? `${saAfter.ikeSpiI}_${saAfter.ikeSpiR}` : 'none', child: saAfter?.children.map((c) => `${c.spiIn}/${c.spiOut}`).join(',') ?? 'none' };
   results.push(r);
-  assert.is(JSON.parse(conn.trim()).event, 'ok', `cn opens a new connection to the home address at ${to}: ${conn.trim()}`);
+  assert.is(conn.event, 'ok', `cn opens a new connection to the home address at ${to}: ${JSON.stringify(conn)}`);
   assert.not.match(streamLog, /"event":"(error|close)"/, 'the TCP stream never reset');
   if (expectLocation === 'foreign') assert.is(bulk.event, 'ok', `2 MiB bulk transfer cn → node at ${to}: ${JSON.stringify(bulk)}`);
   if (saBefore && expectLocation === 'foreign') {

@@ -3,16 +3,44 @@
  * to measure a move: the receiver on the node reports arrivals, `gap()` turns them into the
  * interruption and the datagrams lost.
  */
-import { ChildProcess } from 'node:child_process';
+import { ChildProcess, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { World, ADDR, waitFor } from './world';
 
 export const PROBE = join(__dirname, 'probe.ts');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Runs test/e2e/probe.ts with `args` in namespace `ns` of the World. */
+/**
+ * node's arguments for test/e2e/probe.ts with `args`: through tsx, or ROAMD_PROBE_JS (the probe
+ * bundled by esbuild: the VM lane, where loading tsx costs seconds per process).
+ */
+export function probeArgv(...args: string[]): string[] {
+  const js = process.env.ROAMD_PROBE_JS;
+  return js ? [js, ...args] : ['--import', 'tsx', PROBE, ...args];
+}
+
+/** Runs the probe with `args` in namespace `ns` of the World. */
 export function probe(w: World, ns: string, ...args: string[]): ChildProcess {
-  return w.lab.spawn(ns, process.execPath, ['--import', 'tsx', PROBE, ...args]);
+  return w.lab.spawn(ns, process.execPath, probeArgv(...args));
+}
+
+/**
+ * Runs the probe once in namespace `ns` (`tcp-connect`, `bulk-send`) and returns its JSON result
+ * line; `{ event: 'error', error }` when it fails without one.
+ */
+export function probeOnce(ns: string, ...args: string[]): Record<string, unknown> & { event: string } {
+  let out: string;
+  try {
+    out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, ...probeArgv(...args)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; message: string };
+    out = err.stdout || JSON.stringify({ event: 'error', error: (err.stderr || err.message).slice(0, 500) });
+  }
+  try {
+    return JSON.parse(out.trim().split('\n').pop()!);
+  } catch {
+    return { event: 'error', error: `not JSON: ${out.slice(0, 200)}` };
+  }
 }
 
 /** The UDP probe cn → node home address every 5 ms, and the receiver's arrival log on the node. */

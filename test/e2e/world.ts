@@ -5,6 +5,11 @@
  * (wd); a NAT (nat); and the mobile node (mn) with one interface toward each. strongSwan runs for
  * real on gw and mn (charon-systemd + swanctl, kernel-libipsec), roamd runs as ha, px, hs and mn
  * with the userspace data plane. Used by the e2e lane and by `npm run demo`.
+ *
+ * The VM lane (test/vm/) runs the same world in Debian's kernel with the kernel data plane and
+ * strongSwan on xfrm, and adds netem delay: WorldOptions `ipsec`, `dataplane` and `accessDelayMs`,
+ * whose defaults come from ROAMD_WORLD_IPSEC, ROAMD_WORLD_DATAPLANE and ROAMD_WORLD_DELAY_MS so that
+ * the e2e lane and the benchmarks run there unchanged.
  */
 import { mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +18,8 @@ import { Lab, sh, sweep } from './netns';
 import { callControl } from '../../src/platform/control';
 import { parseListSas, SaInfo } from '../../src/dataplane/vpn';
 
-export const ROOT = join(__dirname, '..', '..');
+/** The project root (ROAMD_ROOT when this file runs bundled somewhere else, as in the VM lane). */
+export const ROOT = process.env.ROAMD_ROOT ?? join(__dirname, '..', '..');
 export const BUNDLE = join(ROOT, 'dist', 'roamd.js');
 export const PREFIX_ROOT = 're';
 
@@ -29,6 +35,31 @@ export interface Daemon { name: string; ns: string; proc: ChildProcess; log: str
 export interface WorldOptions {
   /** Give the node this co-located address (/24, default route via the hotspot router) on the hotspot link, as plain DHCP would, instead of relying on a foreign agent. */
   hotspotAddress?: string;
+  /** strongSwan's IPsec: userspace ESP in charon (`libipsec`, default) or the kernel's xfrm (`xfrm`: needs the xfrm/esp4 modules). */
+  ipsec?: 'libipsec' | 'xfrm';
+  /** roamd's data plane on every daemon (default `userspace`). */
+  dataplane?: 'userspace' | 'kernel';
+  /** netem delay, each way, between the node and everything beyond its access links (on both ends of each access link). */
+  accessDelayMs?: number;
+}
+
+/** WorldOptions defaults from the environment (see the top of this file). */
+export function worldDefaults(env: NodeJS.ProcessEnv = process.env): WorldOptions {
+  const o: WorldOptions = {};
+  if (env.ROAMD_WORLD_IPSEC) {
+    if (env.ROAMD_WORLD_IPSEC !== 'libipsec' && env.ROAMD_WORLD_IPSEC !== 'xfrm') throw new Error(`ROAMD_WORLD_IPSEC: libipsec or xfrm, not ${env.ROAMD_WORLD_IPSEC}`);
+    o.ipsec = env.ROAMD_WORLD_IPSEC;
+  }
+  if (env.ROAMD_WORLD_DATAPLANE) {
+    if (env.ROAMD_WORLD_DATAPLANE !== 'userspace' && env.ROAMD_WORLD_DATAPLANE !== 'kernel') throw new Error(`ROAMD_WORLD_DATAPLANE: userspace or kernel, not ${env.ROAMD_WORLD_DATAPLANE}`);
+    o.dataplane = env.ROAMD_WORLD_DATAPLANE;
+  }
+  if (env.ROAMD_WORLD_DELAY_MS) {
+    const ms = Number(env.ROAMD_WORLD_DELAY_MS);
+    if (!Number.isInteger(ms) || ms < 0 || ms > 10_000) throw new Error(`ROAMD_WORLD_DELAY_MS: an integer 0-10000, not ${env.ROAMD_WORLD_DELAY_MS}`);
+    o.accessDelayMs = ms;
+  }
+  return o;
 }
 
 export interface StrongswanOptions {
@@ -44,7 +75,10 @@ export class World {
   readonly charon: Record<string, ChildProcess> = {};
   place: Place = 'home';
 
-  constructor(readonly tag = `${PREFIX_ROOT}${process.pid}-`, readonly options: WorldOptions = {}) {
+  readonly options: WorldOptions;
+
+  constructor(readonly tag = `${PREFIX_ROOT}${process.pid}-`, options: WorldOptions = {}) {
+    this.options = { ...worldDefaults(), ...options };
     sweep(PREFIX_ROOT);
     this.lab = new Lab(tag);
     this.dir = join('/tmp', `roamd-e2e-${process.pid}`);
@@ -96,20 +130,27 @@ export class World {
     L.ip(N.mn!, 'route', 'add', 'default', 'via', ADDR.gwIn);
     for (const ifn of ['wlan0', 'wired0', 'natp0']) L.ip(N.mn!, 'link', 'set', ifn, 'down');
     for (const k of ['all', 'default']) L.sysctl(N.mn!, `net.ipv4.conf.${k}.rp_filter`, '0');
+    const delay = this.options.accessDelayMs ?? 0;
+    if (delay > 0) {
+      // Both directions of every access link: the node's side and the access router's side.
+      const ends: Array<[string, string]> = [[N.mn!, 'wlan0'], [N.mn!, 'wired0'], [N.mn!, 'natp0'], [N.hs!, 'lan0'], [N.wd!, 'lan0'], [N.nat!, 'lan0']];
+      for (const [ns, dev] of ends) sh('tc', ['qdisc', 'replace', 'dev', dev, 'root', 'netem', 'delay', `${delay}ms`, 'limit', '10000'], { ns });
+    }
   }
 
-  /** strongSwan on the gateway (responder) and the node (initiator), kernel-libipsec, PSK. */
+  /** strongSwan on the gateway (responder) and the node (initiator), kernel-libipsec (or xfrm, see WorldOptions), PSK. */
   startStrongswan(opts: StrongswanOptions = {}): void {
+    const xfrm = this.options.ipsec === 'xfrm';
     for (const who of ['gw', 'mn'] as const) {
       const d = join(this.dir, `sw-${who}`);
       mkdirSync(d, { recursive: true });
       writeFileSync(join(d, 'strongswan.conf'), `charon-systemd {
-  load = random nonce kdf openssl pem pkcs1 x509 revocation constraints pubkey hmac sha1 sha2 aes kernel-libipsec kernel-netlink socket-default vici updown counters
+  load = random nonce kdf openssl pem pkcs1 x509 revocation constraints pubkey hmac sha1 sha2 aes${xfrm ? '' : ' kernel-libipsec'} kernel-netlink socket-default vici updown counters
   install_routes = yes
   retransmit_tries = 3
   plugins {
-    vici { socket = unix://${d}/charon.vici }
-    kernel-libipsec { load = yes }
+    vici { socket = unix://${d}/charon.vici }${xfrm ? '' : `
+    kernel-libipsec { load = yes }`}
   }
   journal { default = -1 }
   filelog { main { path = ${d}/charon.log
@@ -192,7 +233,7 @@ secrets {
 	option role '${role}'${snap}
 	option port '434'
 	option control_socket '${join(this.dir, `${role}.sock`)}'
-	option dataplane 'userspace'
+	option dataplane '${this.options.dataplane ?? 'userspace'}'
 	option profile 'router-128m'
 	option log_level 'info'
 ${extra}

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'ERR_CONFIG_INVALID'
   | 'ERR_TABLE_FULL'
   | 'ERR_SNAPSHOT'
+  | 'ERR_PRIVILEGES' // the switch to `option user` could not be made or verified
   | 'ERR_USAGE';
 
 export class RoamdError extends Error {

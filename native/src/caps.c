@@ -1,10 +1,12 @@
 /*
  * Dropping capabilities after setup (issue 9 "Privileges"), without libcap.
  *
- * dropCapabilities(keep: number[]) → { threads, passes, unreachable }: for every thread of the process
+ * dropCapabilities(keep: number[], keepAcrossSetuid?: boolean) → { threads, passes, unreachable }: for every thread of the process
  * (capabilities are per thread in Linux, and Node runs a libuv thread pool and V8 platform threads
  * next to the main one, which would otherwise keep everything and run fs calls such as chown):
- *   1. securebits NOROOT | NOROOT_LOCKED: an execve as uid 0 no longer grants every capability;
+ *   1. securebits NOROOT | NOROOT_LOCKED: an execve as uid 0 no longer grants every capability
+ *      (with keepAcrossSetuid also NO_SETUID_FIXUP: a setuid away from 0 keeps the sets, see
+ *      src/platform/privileges.ts for the switch to `option user`);
  *   2. prctl(PR_CAPBSET_DROP) of every capability not kept (bounding set);
  *   3. ambient set cleared;
  *   4. PR_SET_NO_NEW_PRIVS;
@@ -44,6 +46,7 @@
 #define RD_MAX_CAP 63
 
 static uint64_t g_keep;      /* target permitted/effective/inheritable set */
+static unsigned long g_bits; /* securebits to set besides NOROOT(_LOCKED): NO_SETUID_FIXUP before a uid switch */
 static int g_last_cap;       /* /proc/sys/kernel/cap_last_cap */
 static atomic_int g_done, g_failed, g_errno;
 
@@ -66,9 +69,9 @@ static int apply_here(void) {
   uint64_t keep = g_keep & prm;
   /* 1: needs CAP_SETPCAP; without it (already dropped, or never had it) the bits stay as they are. */
   if (prm & (1ull << CAP_SETPCAP)) {
+    unsigned long want = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | g_bits;
     long bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
-    if (bits >= 0 && (bits & (SECBIT_NOROOT | SECBIT_NOROOT_LOCKED)) != (SECBIT_NOROOT | SECBIT_NOROOT_LOCKED)
-        && prctl(PR_SET_SECUREBITS, (unsigned long)bits | SECBIT_NOROOT | SECBIT_NOROOT_LOCKED, 0, 0, 0) != 0)
+    if (bits >= 0 && ((unsigned long)bits & want) != want && prctl(PR_SET_SECUREBITS, (unsigned long)bits | want, 0, 0, 0) != 0)
       return errno;
     /* 2 */
     for (int c = 0; c <= g_last_cap; c++) {
@@ -134,7 +137,7 @@ static void sleep_ms(long ms) {
 }
 
 napi_value rd_drop_capabilities(napi_env env, napi_callback_info info) {
-  RD_ARGS(env, info, 1, args);
+  RD_ARGS(env, info, 2, args);
   bool is_array;
   uint32_t len;
   if (napi_is_array(env, args[0], &is_array) != napi_ok || !is_array) {
@@ -156,6 +159,12 @@ napi_value rd_drop_capabilities(napi_env env, napi_callback_info info) {
     keep |= 1ull << c;
   }
   g_keep = keep;
+  /* keepAcrossSetuid: SECBIT_NO_SETUID_FIXUP on every thread, so that a following setuid away from
+   * 0 (glibc and musl run it on every thread) leaves these sets as they are (capabilities(7)). */
+  bool keep_across = false;
+  napi_valuetype t2;
+  if (napi_typeof(env, args[1], &t2) == napi_ok && t2 == napi_boolean) napi_get_value_bool(env, args[1], &keep_across);
+  g_bits = keep_across ? SECBIT_NO_SETUID_FIXUP : 0;
   atomic_store(&g_failed, 0);
   atomic_store(&g_errno, 0);
   struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };

@@ -22,7 +22,7 @@ import type { UserspaceOptions } from '../dataplane/userspace';
 import { MsgType } from '../wire/constants';
 import { StateStore } from './persist';
 import { dropPrivileges } from '../platform/privileges';
-import { renameSync } from 'node:fs';
+import { chownSync, renameSync } from 'node:fs';
 import { RoamdError } from '../errors';
 import { RateLimiter } from '../platform/rate-limit';
 
@@ -76,9 +76,14 @@ export class Daemon {
     // Everything that needs privileges is set up: keep only what the role and data plane use from
     // now on (CAP_NET_ADMIN and CAP_NET_RAW with a data plane). A failure stops the daemon rather
     // than letting it run with an unknown set of capabilities.
-    const priv = dropPrivileges(this.cfg.main.role, this.cfg.main.dataplane, this.cfg.main.port);
+    // With `option user` the state files must stay writable after the switch: hand them over, then
+    // rewrite the snapshot once as that user, so an unwritable directory stops the start here.
+    const runAs = this.cfg.main.runAs;
+    if (runAs && this.store) for (const f of [this.store.path, this.store.journal]) chownSync(f, runAs.uid, runAs.gid);
+    const priv = dropPrivileges(this.cfg.main.role, this.cfg.main.dataplane, this.cfg.main.port, { runAs });
     this.log.log('info', 'privileges', { outcome: priv.outcome, kept: priv.kept.join(',') || 'none', threads: priv.threads ?? 0,
-      unreachable: priv.unreachable ?? 0, before: priv.before ?? '', after: priv.after ?? '' });
+      unreachable: priv.unreachable ?? 0, before: priv.before ?? '', after: priv.after ?? '', ...(runAs ? { user: runAs.user, uid: priv.uid ?? runAs.uid, gid: priv.gid ?? runAs.gid } : {}) });
+    if (runAs && this.store && this.rt.persist) this.store.compact(this.rt.persist.exportAll());
     this.tick = setInterval(() => this.dispatch({ kind: 'tick' }), this.caps.tick_ms);
     process.on('SIGHUP', () => this.reload().catch((e) => this.log.log('error', 'reload-failed', { error: (e as Error).message })));
     process.on('SIGTERM', () => void this.stop(0));
@@ -324,6 +329,7 @@ export class Daemon {
   async reload(): Promise<void> {
     const next = loadConfig(this.opts.configFile);
     if (next.main.role !== this.cfg.main.role) throw new RoamdError('ERR_CONFIG_INVALID', 'the role cannot change on reload: restart the daemon');
+    if (JSON.stringify(next.main.runAs) !== JSON.stringify(this.cfg.main.runAs)) throw new RoamdError('ERR_CONFIG_INVALID', 'user and group cannot change on reload: restart the daemon');
     await initCrypto().catch(() => undefined);
     const actions = this.rt.reload(next, Date.now());
     this.cfg = next;

@@ -78,7 +78,14 @@ async function cmdRun(args: string[]): Promise<number> {
   const configFile = o.values.get('--config');
   if (!configFile || o.args.length || o.flags.size) throw new RoamdError('ERR_USAGE', 'usage: roamd run --config FILE [--profile NAME]');
   const d = new Daemon({ configFile, profile: o.values.get('--profile') });
-  await d.start();
+  try {
+    await d.start();
+  } catch (e) {
+    // Sockets, timers or the control socket may already be open: a half-started daemon must exit,
+    // not linger looking alive to procd (e.g. a failed switch to `option user`).
+    process.stderr.write(`roamd run: ${e instanceof RoamdError ? e.message : (e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  }
   return -1; // keep running
 }
 

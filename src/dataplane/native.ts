@@ -99,7 +99,7 @@ interface Binding {
   stats(h: object): NativeStats;
   setRef(h: object, ref: boolean): void;
   gratuitousArp(ifname: string, ip: number): void;
-  dropCapabilities(keep: number[]): { threads: number; passes: number; unreachable: number };
+  dropCapabilities(keep: number[], keepAcrossSetuid?: boolean): { threads: number; passes: number; unreachable: number };
 }
 
 const ADDON_FILE = 'roamd_native.node';
@@ -169,15 +169,16 @@ export const CAPABILITIES: Readonly<Record<string, number>> = {
  * as root gains nothing back). Irreversible. Throws a NativeError (EPERM, ...) or a TypeError for
  * an unknown name. Returns how many threads the process had, how many passes it took, and how many
  * threads could not be reached because they block every signal (Node 20: the inspector's SIGUSR1
- * watcher thread, which only waits on a semaphore; see native/src/caps.c).
+ * watcher thread, which only waits on a semaphore; see native/src/caps.c). `keepAcrossSetuid` also
+ * sets SECBIT_NO_SETUID_FIXUP, so that a following setuid away from 0 keeps the sets.
  */
-export function dropCapabilities(keep: string[]): { threads: number; passes: number; unreachable: number } {
+export function dropCapabilities(keep: string[], keepAcrossSetuid = false): { threads: number; passes: number; unreachable: number } {
   const nums = keep.map((n) => {
     const c = CAPABILITIES[n.toUpperCase().startsWith('CAP_') ? n.toUpperCase() : `CAP_${n.toUpperCase()}`];
     if (c === undefined) throw new TypeError(`unknown capability ${JSON.stringify(n)}`);
     return c;
   });
-  return loadNative().dropCapabilities(nums);
+  return loadNative().dropCapabilities(nums, keepAcrossSetuid);
 }
 
 export function ifName(index: number): string {

@@ -13,6 +13,8 @@ import type { MnConfig } from '../roles/mn';
 import { DEFAULT_VENDOR_ID } from '../roles/messages';
 import { parseIp, parsePrefix } from './address';
 import { buildFaConfig, buildMnConfig } from './config-agents';
+import { readFileSync } from 'node:fs';
+import { resolveRunAs, RunAs } from './users';
 
 export type Role = 'ha' | 'fa' | 'proxy' | 'mn';
 export const ROLES: readonly Role[] = ['ha', 'fa', 'proxy', 'mn'];
@@ -32,6 +34,8 @@ export interface MainConfig {
   snapshot?: string;
   /** Datagrams per second accepted from one source address (src/platform/rate-limit.ts); 0 = off. */
   rateLimit: number;
+  /** `option user`/`group`: the account to switch to after setup (src/platform/privileges.ts). */
+  runAs?: RunAs;
 }
 
 export type RoleConfig =
@@ -94,6 +98,13 @@ function buildConfig(file: string, p: UciPackage): RoamdConfig {
     snapshot: m.optStr('snapshot'),
     rateLimit: m.int('rate_limit', 0, 1_000_000, 100),
   };
+  const user = m.optStr('user'), group = m.optStr('group');
+  if (group !== undefined && user === undefined) m.fail('group', 'needs option user');
+  if (user !== undefined) {
+    const r = resolveRunAs(user, group, readOr('/etc/passwd'), readOr('/etc/group'));
+    if ('error' in r) return m.fail(r.option, r.error);
+    main.runAs = r;
+  }
   const vendorId = m.int('vendor_id', 1, 0xffffffff, DEFAULT_VENDOR_ID);
   // Read by the OpenWrt init script (firewall zones to open), not by the daemon itself.
   m.list('firewall_zone');
@@ -198,6 +209,14 @@ function buildConfig(file: string, p: UciPackage): RoamdConfig {
       out.roleConfig = { role: 'mn', mn };
       return out;
     }
+  }
+}
+
+function readOr(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
   }
 }
 

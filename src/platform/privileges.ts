@@ -13,12 +13,24 @@
  * Everything else (CAP_SYS_ADMIN, CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_MKNOD, CAP_SETUID, …) is
  * removed from every thread's effective, permitted, inheritable and bounding sets, the ambient
  * set is cleared, and no_new_privs plus SECBIT_NOROOT(_LOCKED) stop an execve (swanctl in VPN mode)
- * from gaining anything back. The uid stays 0 (file access by DAC ownership is unchanged): running
- * as another user needs a procd jail/`user` or systemd `User=`, see docs/reliability.md.
+ * from gaining anything back.
+ *
+ * With `option user` (and `group`) the process also leaves uid 0, keeping the capabilities above:
+ *   1. every thread drops to keep + CAP_SETUID/SETGID/SETPCAP and sets SECBIT_NO_SETUID_FIXUP, so
+ *      that leaving uid 0 does not clear its sets (capabilities(7), "effect of user ID changes");
+ *   2. setgroups([gid]), setgid, setuid (libc runs each on every thread: glibc's SIGSETXID, musl's
+ *      __synccall; a thread our own signal cannot reach changes uid too and, without the securebit,
+ *      loses every capability);
+ *   3. every thread drops to keep (bounding set included, CAP_SETPCAP last);
+ *   4. /proc/self/task/* is read back: every thread's real/effective/saved/fs uid and gid must be
+ *      the target ones and the permitted set must be `keep`, or the daemon stops.
+ * Without `option user` the uid stays 0 (file access by DAC ownership is unchanged).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Dataplane, Role } from './config';
-import { dropCapabilities } from '../dataplane/native';
+import { CAPABILITIES, dropCapabilities } from '../dataplane/native';
+import { RoamdError } from '../errors';
+import type { RunAs } from './users';
 
 export const DATAPLANE_CAPS = ['CAP_NET_ADMIN', 'CAP_NET_RAW'] as const;
 
@@ -61,7 +73,32 @@ export interface DropResult {
   before?: string;
   after?: string;
   reason?: string;
+  /** With `option user`: the ids every thread has now. */
+  uid?: number;
+  gid?: number;
 }
+
+type DropFn = (keep: string[], keepAcrossSetuid?: boolean) => { threads: number; unreachable: number };
+
+/** Real, effective, saved and fs uid and gid of every thread (threads that exit meanwhile are skipped). */
+export function threadIds(): Array<{ tid: string; uid: number[]; gid: number[] }> {
+  const out: Array<{ tid: string; uid: number[]; gid: number[] }> = [];
+  for (const tid of readdirSync('/proc/self/task')) {
+    let s: string;
+    try {
+      s = readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
+    } catch {
+      continue;
+    }
+    const ids = (k: string) => (new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(s)?.[1] ?? '').trim().split(/\s+/).map(Number);
+    out.push({ tid, uid: ids('Uid'), gid: ids('Gid') });
+  }
+  return out;
+}
+
+const SWITCH_CAPS = ['CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP'];
+const mask = (names: string[]) => names.reduce((m, n) => m | (1n << BigInt(CAPABILITIES[n]!)), 0n);
+const allIds = (want: number, got: number[]) => got.length === 4 && got.every((v) => v === want);
 
 /**
  * Drops every capability the role does not keep (`capabilityPlan(...).keep`). Call it once the
@@ -70,18 +107,49 @@ export interface DropResult {
  * half-way (the daemon should then exit rather than run with an unknown set).
  */
 export function dropPrivileges(role: Role, dataplane: Dataplane, port: number,
-  drop: (keep: string[]) => { threads: number; unreachable: number } = dropCapabilities): DropResult {
+  opts: { runAs?: RunAs; drop?: DropFn } = {}): DropResult {
+  const drop = opts.drop ?? dropCapabilities;
+  const runAs = opts.runAs;
   const { keep } = capabilityPlan(role, dataplane, port);
   const before = currentCapabilities();
-  if (!before) return { outcome: 'unsupported', kept: keep, reason: 'no /proc/self/status' };
-  if (before.CapPrm === 0n && before.CapBnd === 0n) return { outcome: 'nothing-to-drop', kept: [] };
+  if (!before) {
+    if (runAs) throw new RoamdError('ERR_PRIVILEGES', `option user '${runAs.user}': cannot switch users without /proc/self/status`);
+    return { outcome: 'unsupported', kept: keep, reason: 'no /proc/self/status' };
+  }
+  // Already the configured account (started by procd/systemd as that user): nothing to switch.
+  const switching = runAs !== undefined && !threadIds().every((t) => allIds(runAs.uid, t.uid) && allIds(runAs.gid, t.gid));
+  if (switching) {
+    const need = mask(SWITCH_CAPS);
+    if ((before.CapEff & need) !== need) {
+      throw new RoamdError('ERR_PRIVILEGES', `option user '${runAs!.user}': switching to uid ${runAs!.uid} needs CAP_SETUID, CAP_SETGID and CAP_SETPCAP (start roamd as root)`);
+    }
+  } else if (before.CapPrm === 0n && before.CapBnd === 0n) {
+    return { outcome: 'nothing-to-drop', kept: [] };
+  }
   try {
+    if (switching) {
+      drop([...keep, ...SWITCH_CAPS], true);
+      process.setgroups!([runAs!.gid]);
+      process.setgid!(runAs!.gid);
+      process.setuid!(runAs!.uid);
+    }
     const r = drop(keep);
     const after = currentCapabilities()!;
-    return { outcome: 'dropped', kept: keep, threads: r.threads, unreachable: r.unreachable, before: before.CapPrm.toString(16), after: after.CapPrm.toString(16) };
+    const res: DropResult = { outcome: 'dropped', kept: keep, threads: r.threads, unreachable: r.unreachable, before: before.CapPrm.toString(16), after: after.CapPrm.toString(16) };
+    if (runAs) {
+      const bad = threadIds().filter((t) => !allIds(runAs.uid, t.uid) || !allIds(runAs.gid, t.gid));
+      if (bad.length) throw new RoamdError('ERR_PRIVILEGES', `option user '${runAs.user}': threads ${bad.map((t) => t.tid).join(',')} kept other ids`);
+      const want = mask(keep) & before.CapPrm;
+      if (after.CapPrm !== want || after.CapEff !== want) {
+        throw new RoamdError('ERR_PRIVILEGES', `option user '${runAs.user}': capabilities ${after.CapPrm.toString(16)} after the switch, expected ${want.toString(16)}`);
+      }
+      res.uid = runAs.uid;
+      res.gid = runAs.gid;
+    }
+    return res;
   } catch (e) {
     const code = (e as { code?: string }).code;
-    if (code === 'ERR_NATIVE_MISSING') return { outcome: 'unsupported', kept: keep, reason: (e as Error).message };
+    if (code === 'ERR_NATIVE_MISSING' && !runAs) return { outcome: 'unsupported', kept: keep, reason: (e as Error).message };
     throw e;
   }
 }

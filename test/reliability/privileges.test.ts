@@ -6,8 +6,15 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { BUNDLE, buildBundle, startDaemon, RunningDaemon } from '../util/daemon';
+import { encodeRequest } from '../../src/roles/messages';
+import { SecurityAssociation } from '../../src/auth/security-association';
+import { timestampId } from '../../src/auth/replay';
+import * as reply from '../../src/wire/registration-reply';
+import { parseIp } from '../../src/platform/address';
 import { join } from 'node:path';
 import { capabilityPlan, currentCapabilities } from '../../src/platform/privileges';
 import { addonCandidates } from '../../src/dataplane/native';
@@ -25,10 +32,10 @@ test('capability plan per role', () => {
   assert.equal(capabilityPlan('mn', 'userspace', 434), { setup: ['CAP_NET_ADMIN', 'CAP_NET_RAW'], keep: ['CAP_NET_ADMIN', 'CAP_NET_RAW'] });
 });
 
-function child(role: string, dataplane: string, port: number): Record<string, any> {
+function child(role: string, dataplane: string, port: number, ...user: string[]): Record<string, any> {
   const { dir, cleanup } = tempDir('roamd-priv-');
   try {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', join(__dirname, 'privileges-child.ts'), role, dataplane, String(port), dir], { encoding: 'utf8', timeout: 20_000 });
+    const out = execFileSync(process.execPath, ['--import', 'tsx', join(__dirname, 'privileges-child.ts'), role, dataplane, String(port), dir, ...user], { encoding: 'utf8', timeout: 20_000 });
     return JSON.parse(out.trim().split('\n').pop()!);
   } finally {
     cleanup();
@@ -67,6 +74,114 @@ test('fa with dataplane none: keeps nothing; raw sockets fail too', () => {
   assert.is(r.after.CapBnd, '0');
   assert.is(r.rawSocket, 'EPERM');
   assert.ok(r.boundSocketReceives);
+});
+
+test('option user: every thread switches to nobody/nogroup, NET_ADMIN + NET_RAW kept, no way back to root', () => {
+  if (!canDrop) return;
+  const r = child('ha', 'userspace', 434, 'nobody', 'nogroup');
+  assert.not.ok(r.error, r.error);
+  console.log(`figure: privileges ha/userspace user=nobody uid/gid ${r.result.uid}/${r.result.gid} on ${r.ids.length} threads, CapPrm ${r.before.CapPrm} -> ${r.after.CapPrm}, ` +
+    `groups=${r.groups} key fd opened before=${r.keyViaFdOpenedBefore} key by path=${r.keyByPath} setuid(0)=${r.setuidBack} raw=${r.rawSocket} chown=${r.chown}`);
+  assert.is(r.result.outcome, 'dropped');
+  assert.equal([r.result.uid, r.result.gid], [65534, 65534]);
+  assert.ok(r.ids.length >= 5 && r.ids.every((x: string) => x === '65534,65534,65534,65534/65534,65534,65534,65534'), `every thread's real/effective/saved/fs ids: ${r.ids}`);
+  assert.is(r.groups, '65534', 'supplementary groups replaced');
+  for (const k of ['CapPrm', 'CapEff', 'CapBnd']) assert.is(BigInt(`0x${r.after[k]}`), NET, `${k} kept across the switch`);
+  const kept = r.threads.filter((t: string) => t === '0000000000003000/0000000000003000/0000000000003000/1').length;
+  assert.is(kept, r.threads.length - r.result.unreachable, 'every reachable thread kept NET_ADMIN + NET_RAW');
+  // The thread our signal cannot reach changed uid with the others (libc) and, without the securebit, lost everything.
+  for (const t of r.threads.filter((t: string) => !t.startsWith('0000000000003000/'))) assert.match(t, /^0+\/0+\//, `unreachable thread holds nothing: ${t}`);
+  assert.is(r.rawSocket, 'ok', 'CAP_NET_RAW still works as nobody');
+  assert.ok(r.boundSocketReceives);
+  assert.is(r.keyViaFdOpenedBefore, 'ok', 'a file opened before the switch stays readable');
+  assert.is(r.keyByPath, 'EACCES', 'a root-owned 0600 key file is not readable by path any more (reload needs it owned by the user)');
+  assert.is(r.setuidBack, 'EPERM', 'no way back to uid 0');
+  assert.is(r.chown, 'EPERM');
+  assert.is(r.bindLowPort, 'EACCES');
+});
+
+test('option user without the privilege to switch: a clear error, not a silent run as root', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', `
+    const { dropPrivileges } = require(${JSON.stringify(join(__dirname, '..', '..', 'src', 'platform', 'privileges.ts'))});
+    try { dropPrivileges('ha', 'none', 20434, { runAs: { user: 'nobody', uid: 65534, gid: 65534 }, drop: () => ({ threads: 1, unreachable: 0 }) }); console.log('no error'); }
+    catch (e) { console.log(e.code + ' ' + e.message); }`], { encoding: 'utf8', timeout: 20_000, ...(canDrop ? { uid: 65533, gid: 65533 } : {}) });
+  const line = (r.stdout || r.stderr).trim().split('\n').pop() ?? '';
+  if (!canDrop && process.getuid?.() === 0) return; // root without CAP_SETPCAP/addon: nothing to run as another user here
+  assert.match(line, /^ERR_PRIVILEGES option user 'nobody': switching to uid 65534 needs CAP_SETUID/, line);
+});
+
+test('roamd run with option user: the daemon serves as nobody, journals to a state directory it owns, a reload that cannot read a root-only key file keeps the old config', async () => {
+  if (!canDrop) return;
+  buildBundle();
+  const { dir, cleanup } = tempDir('roamd-priv-daemon-');
+  const PORT = 20000 + ((process.pid + 1237) % 20000);
+  const sockPath = join(dir, 'ha.sock');
+  let d: RunningDaemon | undefined;
+  try {
+    chmodSync(dir, 0o711); // nobody may reach the state directory and the config inside
+    const state = join(dir, 'state');
+    mkdirSync(state);
+    chownSync(state, 65534, 65534);
+    const key = '00112233445566778899aabbccddeeff';
+    const conf = (extra = '') => `config roamd 'main'
+	option role 'ha'
+	list listen '127.14.0.1'
+	option port '${PORT}'
+	option control_socket '${sockPath}'
+	option dataplane 'none'
+	option snapshot '${join(state, 'ha.state')}'
+	option user 'nobody'
+	option group 'nogroup'
+
+config home_agent
+	option address '127.14.0.1'
+	option home_network '127.14.0.0/24'
+
+config mobile_node
+	option home_address '127.14.0.50'
+	option spi '256'
+	option key '${key}'
+${extra}`;
+    // A snapshot directory the user cannot write: the daemon refuses to run (exit 1), rather than
+    // serving without its journal.
+    const rootOnly = join(dir, 'root-state');
+    mkdirSync(rootOnly, { mode: 0o755 });
+    writeFileSync(join(dir, 'bad.conf'), conf().replace(join(state, 'ha.state'), join(rootOnly, 'ha.state')));
+    const bad = spawnSync(process.execPath, [BUNDLE, 'run', '--config', join(dir, 'bad.conf')], { encoding: 'utf8', timeout: 15_000 });
+    assert.is(bad.status, 1, `exit 1 (got ${bad.status} ${bad.signal ?? ''}): ${bad.stderr}`);
+    assert.match(bad.stderr, /roamd run: cannot write .*root-state\/ha\.state.*EACCES/);
+    d = await startDaemon('ha', dir, conf(), sockPath);
+    const pid = d.proc.pid!;
+    const ids = readdirSync(`/proc/${pid}/task`).map((t) => /^Uid:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8'))?.[1]?.trim().replace(/\s+/g, ','));
+    assert.ok(ids.length > 3 && ids.every((u) => u === '65534,65534,65534,65534'), `every thread runs as nobody: ${ids}`);
+    assert.match(d.output, /privileges outcome=dropped kept=none .*user=nobody uid=65534 gid=65534/);
+    // It serves, and journals the binding as nobody.
+    const id = timestampId(Date.now(), 1);
+    const req = encodeRequest({ type: 1, flags: 0, lifetime: 60, homeAddress: parseIp('127.14.0.50'), homeAgent: parseIp('127.14.0.1'), careOfAddress: parseIp('127.14.1.1'),
+      idHigh: id.high, idLow: id.low, extensions: [] }, [{ type: 32, sa: new SecurityAssociation({ spi: 256, algorithm: 'hmac-md5', key: Buffer.from(key, 'hex') }) }]);
+    const code = await new Promise<number | null>((resolve) => {
+      const s = createSocket('udp4');
+      const t = setTimeout(() => { s.close(); resolve(null); }, 3000);
+      s.on('message', (m) => { clearTimeout(t); s.close(); resolve(reply.decode(m).code); });
+      s.bind(0, '127.14.1.1', () => s.send(req, PORT, '127.14.0.1'));
+    });
+    assert.is(code, 0, 'registration accepted by the daemon running as nobody');
+    const journal = statSync(join(state, 'ha.state.journal'));
+    assert.equal([journal.uid, journal.size > 0], [65534, true], 'the journal belongs to nobody and holds the binding');
+    // A key file as root leaves it (0600, root): the reload cannot read it and the old config stays.
+    const kf = join(dir, 'root.key');
+    writeFileSync(kf, key + '\n', { mode: 0o600 });
+    writeFileSync(join(dir, 'ha.conf'), conf(`\nconfig mobile_node\n\toption home_address '127.14.0.51'\n\toption spi '256'\n\toption key_file '${kf}'\n`));
+    let reloadError = '';
+    await d.call({ cmd: 'reload' }).catch((e: Error) => (reloadError = e.message));
+    assert.match(reloadError, /EACCES|permission denied/i, `reload refused: ${reloadError}`);
+    assert.equal(((await d.call({ cmd: 'bindings' })) as Array<{ home: string }>).map((b) => b.home), ['127.14.0.50'], 'still serving with the old configuration');
+    console.log(`figure: privileges roamd run user=nobody threads=${ids.length} uid=65534 registration=${code} journal_owner=${journal.uid} reload_with_root_key_file: ${reloadError.slice(0, 120)}`);
+    assert.is(await d.stop(), 0);
+  } finally {
+    await d?.stop('SIGKILL');
+    cleanup();
+  }
 });
 
 test.run();

@@ -10,12 +10,15 @@
  *
  * Figures: replies/s and the ratio to the baseline (goal ≥ 0.5×), median and p99 latency under
  * that load (window requests in flight). Daemons log at the default level (info) to a file.
+ * Baseline and roamd phases alternate in rounds (baseline, ha, proxy attach, proxy move; 3 rounds,
+ * 2 with --quick) and every figure is the median over rounds: on a shared machine the background
+ * load changes within seconds, and a baseline measured once at the start was not comparable.
  * Run: `npx tsx bench/registration.ts [--quick] [--json] [--profile DIR]` (`--profile` runs the HA
  * from source (readable names) under `node --cpu-prof` and leaves the .cpuprofile in DIR).
  */
 import { join } from 'node:path';
 import { ADDR, haConfig, proxyConfig } from './sim-nodes';
-import { buildBundle, startDaemon, startScript, runLoadgen, tempDir, control, Daemon } from './procs';
+import { buildBundle, startDaemon, startScript, runLoadgen, tempDir, control, median, Daemon } from './procs';
 import type { LoadResult, Mode } from './loadgen';
 
 const GOAL_RATIO = 0.5;
@@ -23,53 +26,62 @@ const GOAL_RATIO = 0.5;
 export async function benchRegistration(opts: { quick: boolean; profileDir?: string; only?: string }): Promise<Record<string, number | string>> {
   const nodes = opts.quick ? 500 : 4000;
   const window = 64;
-  const warmupMs = opts.quick ? 300 : 1000;
-  const durationMs = opts.quick ? 1000 : 5000;
+  // Rounds alternate baseline and roamd phases, so both see the same background load; each
+  // figure is the median over rounds, each ratio the median of the per-round ratios.
+  const rounds = opts.quick ? 2 : 3;
+  const warmupMs = opts.quick ? 300 : 500;
+  const durationMs = opts.quick ? 1000 : 2000;
   const port = 30000 + (process.pid % 20000);
   buildBundle();
   const { dir, cleanup } = tempDir('roamd-bench-reg-');
   const daemons: Daemon[] = [];
   const load = (mode: Mode, host: string, extra: Partial<{ minPasses: number }> = {}): Promise<LoadResult> =>
     runLoadgen({ mode, host, port, nodes, window, warmupMs, durationMs, ...extra });
+  const echo = await startScript(join(__dirname, 'echo-server.ts'), [ADDR.echo, String(port)]);
   try {
-    // Baseline first, in the same run, same load generator.
-    const echo = await startScript(join(__dirname, 'echo-server.ts'), [ADDR.echo, String(port)]);
-    let base: LoadResult;
-    try {
-      base = await load('echo', ADDR.echo);
-    } finally {
-      echo.kill('SIGTERM');
-    }
     const sock = (n: string) => join(dir, `${n}.sock`);
     const ha = await startDaemon('ha', dir, haConfig(nodes, { port, socket: sock('ha') }), sock('ha'),
       { extraNode: opts.profileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profileDir] : [], fromSource: !!opts.profileDir });
     daemons.push(ha);
-    const haRes = await load('ha', ADDR.ha);
-    const out: Record<string, number | string> = {
-      nodes, window, duration_s: durationMs / 1000,
-      baseline_rps: base.rps, baseline_p50_us: base.p50_us, baseline_p99_us: base.p99_us,
-      ha_rps: haRes.rps, ha_ratio: ratio(haRes.rps, base.rps), ha_p50_us: haRes.p50_us, ha_p99_us: haRes.p99_us,
-      ha_accepted_share: share(haRes),
-    };
+    let proxy: Daemon | undefined;
     if (opts.only !== 'ha') {
-      const proxy = await startDaemon('proxy', dir, proxyConfig(nodes, { port, socket: sock('proxy') }), sock('proxy'));
+      proxy = await startDaemon('proxy', dir, proxyConfig(nodes, { port, socket: sock('proxy') }), sock('proxy'));
       daemons.push(proxy);
-      const attach = await load('proxy-attach', ADDR.proxyOutside, { minPasses: 1 });
-      const move = await load('proxy-move', ADDR.proxyOutside);
+    }
+    const res: Record<string, LoadResult[]> = { baseline: [], ha: [], proxy_attach: [], proxy_move: [] };
+    for (let r = 0; r < rounds; r++) {
+      res.baseline!.push(await load('echo', ADDR.echo));
+      res.ha!.push(await load('ha', ADDR.ha));
+      if (proxy) {
+        // The first attach round binds every node (the moves need an outer address).
+        res.proxy_attach!.push(await load('proxy-attach', ADDR.proxyOutside, r === 0 ? { minPasses: 1 } : {}));
+        res.proxy_move!.push(await load('proxy-move', ADDR.proxyOutside));
+      }
+    }
+    const base = res.baseline!;
+    const out: Record<string, number | string> = { nodes, window, rounds, duration_s: durationMs / 1000 };
+    for (const [name, rs] of Object.entries(res)) {
+      if (rs.length === 0) continue;
+      out[`${name}_rps`] = median(rs.map((x) => x.rps));
+      if (name !== 'baseline') {
+        const ratios = rs.map((x, i) => ratio(x.rps, base[i]!.rps));
+        out[`${name}_ratio`] = median(ratios);
+        out[`${name}_ratio_range`] = `${Math.min(...ratios)}-${Math.max(...ratios)}`;
+      }
+      out[`${name}_p50_us`] = median(rs.map((x) => x.p50_us));
+      out[`${name}_p99_us`] = median(rs.map((x) => x.p99_us));
+      if (name !== 'baseline') out[`${name}_accepted_share`] = share(rs);
+    }
+    if (proxy) {
       const st = await control(proxy.socket, { cmd: 'status' }) as Record<string, unknown>;
-      Object.assign(out, {
-        proxy_attach_rps: attach.rps, proxy_attach_ratio: ratio(attach.rps, base.rps), proxy_attach_p50_us: attach.p50_us, proxy_attach_p99_us: attach.p99_us,
-        proxy_attach_accepted_share: share(attach),
-        proxy_move_rps: move.rps, proxy_move_ratio: ratio(move.rps, base.rps), proxy_move_p50_us: move.p50_us, proxy_move_p99_us: move.p99_us,
-        proxy_move_accepted_share: share(move),
-        proxy_nodes_bound: Number((st.nodes ?? st.bindings ?? NaN) as number),
-      });
+      out.proxy_nodes_bound = Number((st.nodes ?? st.bindings ?? NaN) as number);
     }
     const worst = Math.min(...['ha_ratio', 'proxy_attach_ratio', 'proxy_move_ratio'].filter((k) => k in out).map((k) => out[k] as number));
     out.ratio_goal = worst >= GOAL_RATIO ? `pass (>= ${GOAL_RATIO})` : `FAIL (< ${GOAL_RATIO})`;
-    out.note = 'daemons log at info to a file; loadgen, daemons and baseline share this machine';
+    out.note = `median of ${rounds} rounds, each baseline then roamd; daemons log at info to a file; loadgen, daemons and baseline share this machine`;
     return out;
   } finally {
+    echo.kill('SIGTERM');
     for (const d of daemons.reverse()) await d.stop();
     cleanup();
   }
@@ -80,9 +92,13 @@ function ratio(a: number, b: number): number {
 }
 
 /** Share of replies that were accepted (code 0 or 1): a bench that measures denials is worthless. */
-function share(r: LoadResult): number {
-  const ok = (r.codes['0'] ?? 0) + (r.codes['1'] ?? 0);
-  return r.replies ? +(ok / r.replies).toFixed(4) : 0;
+function share(rs: LoadResult[]): number {
+  let ok = 0, all = 0;
+  for (const r of rs) {
+    ok += (r.codes['0'] ?? 0) + (r.codes['1'] ?? 0);
+    all += r.replies;
+  }
+  return all ? +(ok / all).toFixed(4) : 0;
 }
 
 if (require.main === module) {

@@ -19,7 +19,7 @@ import { AddressPool } from '../tables/address-pool';
 import { FULL, NODE_LIMIT, NONE } from '../tables/status';
 import type { Prefix } from '../platform/address';
 import { Action, Counters, RoleEvent, Random32, count, log, ipStr } from './types';
-import { checkRequest, buildReply, naiOf, naiKey, udpTunnelReply, NodeRecord, PeerRecord, RegistrarConfig, Verdict } from './registrar';
+import { checkRequest, buildReply, naiOf, naiKey, udpTunnelReply, NodeRecord, PeerRecord, RegistrarConfig, Verdict, Lookup } from './registrar';
 import { ackRevocation, encodeRevocation, faHaAuthentic } from './messages';
 
 export interface HaConfig {
@@ -56,6 +56,8 @@ export interface HaState {
   nextRevocationId: number;
   counters: Counters;
   random: Random32;
+  /** The registrar's view of the node and peer maps, built once (not per request). */
+  look: Lookup;
 }
 
 /** RFC 3543 §4.2: revocations are retransmitted until acknowledged; roamd tries 4 times, 1 s apart, doubling. */
@@ -68,8 +70,9 @@ export function createHa(cfg: HaConfig, tables: { bindings: BindingTable; homePo
     cfg, reg: registrarConfig(cfg), bindings: tables.bindings, pool: tables.homePool,
     byHome: new Map(), byNai: new Map(), peers: new Map(),
     natPort: new Uint16Array(cap), agent: new Uint32Array(cap), revSupport: new Uint8Array(cap),
-    revocations: new Map(), nextRevocationId: 1, counters: {}, random,
+    revocations: new Map(), nextRevocationId: 1, counters: {}, random, look: undefined!,
   };
+  st.look = lookup(st);
   indexConfig(st, cfg);
   return st;
 }
@@ -154,7 +157,7 @@ export function stepHa(st: HaState, ev: RoleEvent, now: number): Action[] {
   return out;
 }
 
-function lookup(st: HaState) {
+function lookup(st: HaState): Lookup {
   return {
     node: (home: number, nai: string | undefined): NodeRecord | undefined => {
       if (home !== 0) {
@@ -171,7 +174,7 @@ function lookup(st: HaState) {
 
 function onRequest(st: HaState, data: Buffer, src: number, srcPort: number, now: number, out: Action[]): void {
   count(st.counters, 'rx_request');
-  const v: Verdict = checkRequest(st.reg, lookup(st), { buf: data, src, srcPort }, now, st.random);
+  const v: Verdict = checkRequest(st.reg, st.look, { buf: data, src, srcPort }, now, st.random);
   if (v.kind === 'drop') {
     count(st.counters, `drop_${v.reason}`);
     out.push(log('warn', 'request-dropped', { reason: v.reason, src: ipStr(src) }));

@@ -13,8 +13,9 @@
  * Baseline and roamd phases alternate in rounds (baseline, ha, proxy attach, proxy move; 3 rounds,
  * 2 with --quick) and every figure is the median over rounds: on a shared machine the background
  * load changes within seconds, and a baseline measured once at the start was not comparable.
- * Run: `npx tsx bench/registration.ts [--quick] [--json] [--profile DIR]` (`--profile` runs the HA
- * from source (readable names) under `node --cpu-prof` and leaves the .cpuprofile in DIR).
+ * Run: `npx tsx bench/registration.ts [--quick] [--json] [--only ha] [--profile DIR]` (`--profile`
+ * runs the daemons from source (readable names) under `node --cpu-prof` and leaves one .cpuprofile
+ * per daemon in DIR, the HA's first).
  */
 import { join } from 'node:path';
 import { ADDR, haConfig, proxyConfig } from './sim-nodes';
@@ -40,12 +41,12 @@ export async function benchRegistration(opts: { quick: boolean; profileDir?: str
   const echo = await startScript(join(__dirname, 'echo-server.ts'), [ADDR.echo, String(port)]);
   try {
     const sock = (n: string) => join(dir, `${n}.sock`);
-    const ha = await startDaemon('ha', dir, haConfig(nodes, { port, socket: sock('ha') }), sock('ha'),
-      { extraNode: opts.profileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profileDir] : [], fromSource: !!opts.profileDir });
+    const prof = { extraNode: opts.profileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profileDir] : [], fromSource: !!opts.profileDir };
+    const ha = await startDaemon('ha', dir, haConfig(nodes, { port, socket: sock('ha') }), sock('ha'), prof);
     daemons.push(ha);
     let proxy: Daemon | undefined;
     if (opts.only !== 'ha') {
-      proxy = await startDaemon('proxy', dir, proxyConfig(nodes, { port, socket: sock('proxy') }), sock('proxy'));
+      proxy = await startDaemon('proxy', dir, proxyConfig(nodes, { port, socket: sock('proxy') }), sock('proxy'), prof);
       daemons.push(proxy);
     }
     const res: Record<string, LoadResult[]> = { baseline: [], ha: [], proxy_attach: [], proxy_move: [] };

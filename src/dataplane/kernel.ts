@@ -46,6 +46,7 @@ import type { DataPlane, DataplaneHost } from './index';
 import type { UserspaceOptions } from './userspace';
 import { ipToString as ipStr } from '../platform/address';
 import { gratuitousArp } from './native';
+import { DiscoverySockets } from './discovery';
 
 export interface KernelOptions extends UserspaceOptions {
   /** The collect-metadata IP-in-IP device (default 'roamd-ipip'). */
@@ -137,6 +138,8 @@ export class KernelDataPlane implements DataPlane {
   private readonly visitors = new Map<number, { ifname: string; table: number; reverse: boolean; handle: number; homeAgent: number; careOf: number }>();
   private readonly faTables = new Map<string, { table: number; users: number }>();
   private mnRoute: KRoute | undefined;
+  /** fa: agent discovery sockets (the other roles' userspace plane has them). */
+  private discovery: DiscoverySockets | undefined;
   private mnFilter: { handle: number; key: string } | undefined;
   private nextHandle = 2;
   private readonly freeHandles: number[] = [];
@@ -194,6 +197,20 @@ export class KernelDataPlane implements DataPlane {
     }
     this.setSysctl(`net.ipv4.conf.${this.ipipName}.rp_filter`, o.role === 'mn' ? '0' : '2');
     if (o.role === 'ha' && o.homeInterface) this.homeIfIndex = await this.nl.linkIndex(o.homeInterface);
+    if (o.role === 'fa') {
+      // The foreign agent has no userspace plane: agent discovery (solicitations in, advertisements
+      // out) has its own sockets.
+      this.discovery = new DiscoverySockets(this.host);
+      const guard = (what: string, fn: () => void) => {
+        try {
+          fn();
+        } catch (e) {
+          this.count(`${what}_error`);
+          this.host.log('warn', 'dataplane-packet-error', { where: what, error: (e as Error).message });
+        }
+      };
+      for (const i of o.faInterfaces ?? []) this.discovery.open(i.ifname, [10], guard);
+    }
     this.host.log('info', 'dataplane-started', { mode: 'kernel', role: o.role, device: this.ipipName, delegate: this.delegate ? 'userspace' : 'none' });
   }
 
@@ -202,7 +219,7 @@ export class KernelDataPlane implements DataPlane {
       switch (a.kind) {
         case 'send-icmp':
           if (this.delegate) return await this.delegate.apply(a);
-          this.count('icmp_no_socket');
+          if (!this.discovery?.send(a)) this.count('icmp_no_socket');
           return;
         case 'ha-binding':
           return await this.binding(a.home, a.op, { careOf: a.careOf, tunnel: a.tunnel, port: a.port, vpn: a.mode === 'vpn' }, (b) => b.careOf === a.careOf, a);
@@ -400,6 +417,7 @@ export class KernelDataPlane implements DataPlane {
   }
 
   async stop(): Promise<void> {
+    this.discovery?.close();
     // The userspace plane's stop removes every route tagged 213 and rule 10000-10099, ours included.
     if (this.delegate) await this.delegate.stop().catch((e) => this.host.log('warn', 'dataplane-stop-failed', { mode: 'userspace', error: (e as Error).message }));
     let removed = 0;

@@ -22,6 +22,7 @@ import { encapsulateIpip, tunnelDataFrame, decapsulateIpip, ipv4View, icmpEcho }
 import type { Action, LinkEvent } from '../roles/types';
 import type { DataPlane, DataplaneHost } from './index';
 import { VpnControl, VpnConfig } from './vpn';
+import { DiscoverySockets } from './discovery';
 import { IpProto } from '../wire/constants';
 import { ipToString as ipStr } from '../platform/address';
 
@@ -83,7 +84,9 @@ export class UserspaceDataPlane implements DataPlane {
   private tun: Tun | undefined;
   private vpnTun: Tun | undefined;
   private ipip: RawSocket | undefined;
-  private readonly icmp = new Map<string, RawSocket>();
+  private readonly icmp = new DiscoverySockets(this.host, (src, ifname, type) => {
+    if (this.o.role === 'mn' && type === 9) this.agentHeard(src, ifname);
+  });
   /** ha: home → bindings; proxy: outer → bindings; fa: visitor home → {homeAgent, careOf}. */
   private readonly bindings = new Map<number, Binding[]>();
   private readonly visitors = new Map<number, { homeAgent: number; careOf: number; ifname: string; rule: number }>();
@@ -158,14 +161,14 @@ export class UserspaceDataPlane implements DataPlane {
         break;
       case 'fa':
         await this.nl.addRoute({ dst: 0, prefixLength: 0, table: FA_TABLE, dev: tunIndex });
-        for (const i of o.faInterfaces ?? []) this.openIcmp(i.ifname, [10]);
+        for (const i of o.faInterfaces ?? []) this.icmp.open(i.ifname, [10], this.guard.bind(this));
         break;
       case 'mn':
         this.vpnTun = Tun.open(o.vpnTunName ?? 'roamdvpn', { up: true, mtu: 1400 });
         this.vpnTun.onPackets(() => this.count('vpn_tun_rx')); // nothing is routed here; only its address matters
         for (const k of o.mnInterfaces ?? []) {
           try {
-            this.openIcmp(k, [9]);
+            this.icmp.open(k, [9], this.guard.bind(this));
             sysctl(`net.ipv4.conf.${k}.rp_filter`, '0');
           } catch (e) {
             this.host.log('warn', 'interface-unavailable', { ifname: k, error: (e as Error).message });
@@ -199,33 +202,12 @@ export class UserspaceDataPlane implements DataPlane {
     });
   }
 
-  private openIcmp(ifname: string, types: number[]): void {
-    const s = RawSocket.open(IpProto.ICMP, { device: ifname, pktinfo: true, multicastTtl: 1, multicastIf: ifname, multicastLoop: false, icmpTypes: types });
-    s.joinMulticast(0xe0000001, ifname); // 224.0.0.1, advertisements (RFC 1256)
-    s.joinMulticast(0xe000000b, ifname); // 224.0.0.11, mobile agents (RFC 5944 §2.2)
-    s.onPackets((pkts) => this.guard('icmp', () => {
-      for (const p of pkts) {
-        const v = ipv4View(p.data);
-        if (!v || v.protocol !== IpProto.ICMP) continue;
-        if (this.o.role === 'mn' && p.data[v.headerLength] === 9) this.agentHeard(v.src, ifname);
-        this.host.dispatch({ kind: 'icmp', src: v.src, dst: v.dst, ifname, ttl: p.ttl ?? p.data[8]!, data: p.data.subarray(v.headerLength, v.totalLength) });
-      }
-    }));
-    this.icmp.set(ifname, s);
-  }
-
   async apply(a: Action): Promise<void> {
     try {
       switch (a.kind) {
-        case 'send-icmp': {
-          const s = this.icmp.get(a.ifname);
-          if (!s) {
-            this.count('icmp_no_socket');
-            return;
-          }
-          s.send(a.data, a.dst);
+        case 'send-icmp':
+          if (!this.icmp.send(a)) this.count('icmp_no_socket');
           return;
-        }
         case 'ha-binding': return await this.haBinding(a);
         case 'proxy-binding': return this.proxyBinding(a);
         case 'visitor': return await this.visitor(a);
@@ -590,7 +572,7 @@ export class UserspaceDataPlane implements DataPlane {
     if (this.keepalive) clearInterval(this.keepalive);
     if (this.linkTimer) clearTimeout(this.linkTimer);
     if (this.mn?.vpn === 'up' && this.vpn) await this.vpn.down().catch(() => undefined);
-    for (const s of this.icmp.values()) s.close();
+    this.icmp.close();
     this.agentSock?.sock.close();
     this.homeSock?.close();
     this.ipip?.close();

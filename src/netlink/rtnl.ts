@@ -64,8 +64,12 @@ export class Rtnl {
     this.sock = sock;
   }
 
+  /** The socket that listens for link/address/route changes (watch()); never used for requests. */
+  private events: RtNetlinkSocket | undefined;
+
   close(): void {
     this.sock.socket.close();
+    this.events?.socket.close();
   }
 
   async linkIndex(name: string): Promise<number> {
@@ -180,12 +184,19 @@ export class Rtnl {
     return n;
   }
 
-  /** Calls `fn` on link, IPv4 address and IPv4 route changes. */
+  /**
+   * Calls `fn` on link, IPv4 address and IPv4 route changes. The notifications come on a socket of
+   * their own, as `ip monitor` does: on the request socket one could arrive between the parts of a
+   * dump (on kernels before 6.10 NLMSG_DONE comes in a datagram of its own) and the netlink
+   * package would fail the dump ("Multipart message not terminated properly").
+   */
   watch(fn: () => void): void {
-    this.sock.addMembership('LINK' as never);
-    this.sock.addMembership('IPV4_IFADDR' as never);
-    this.sock.addMembership('IPV4_ROUTE' as never);
-    this.sock.on('message', () => fn());
+    const ev = (this.events ??= createRtNetlink());
+    ev.addMembership('LINK' as never);
+    ev.addMembership('IPV4_IFADDR' as never);
+    ev.addMembership('IPV4_ROUTE' as never);
+    ev.on('message', () => fn());
+    ev.on('invalid', () => fn());
   }
 }
 

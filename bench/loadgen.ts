@@ -111,8 +111,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
 
   const sendOne = (i: number): void => {
     const tp = t[i]!, b = tp.buf;
-    const high = ntpSeconds(Date.now());
-    if (high !== lastHigh[i]) { lastHigh[i] = high; seq[i] = 0; } else seq[i]!++;
+    const ms = Date.now();
+    const high = ntpSeconds(ms);
+    // A new second starts the counter at 64 per elapsed millisecond, not 0: a load generator started
+    // later in the same second as the previous phase's (same nodes, same HA) stays above its
+    // Identifications, which the HA would refuse as replays (133).
+    if (high !== lastHigh[i]) { lastHigh[i] = high; seq[i] = (ms % 1000) * 64; } else seq[i]!++;
     const low = ((seq[i]! << 16) | (i & 0xffff)) >>> 0;
     if (tp.innerKey) {
       b.writeUInt32BE(high, tp.innerStart + 16);

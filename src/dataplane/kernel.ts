@@ -8,7 +8,10 @@
  *
  * Anti-spoofing: tc flower filters on the ingress of roamd-ipip (clsact), one per accepted pair
  * (outer source = a registered care-of address, inner source = the address bound to it), then a
- * catch-all drop. Why tc: after decapsulation the outer header is gone; with collect_md the outer
+ * catch-all drop of whatever else came through a tunnel. The catch-all keys on tunnel metadata
+ * (`enc_src_ip 0.0.0.0/0`): what xfrm decrypts from ESP that arrived tunnelled (the node's VPN on
+ * the kernel's IPsec) is re-injected on this device without metadata and must pass, or the node
+ * never hears its VPN (found in the VM lane; the ESP packet itself passed the node's filter). Why tc: after decapsulation the outer header is gone; with collect_md the outer
  * addresses survive only as the packet's tunnel metadata, which flower matches (`enc_src_ip`), while
  * policy rules and rp_filter see only the inner header, and nftables' `tunnel` expression (Debian
  * 12) matches the tunnel id/path, not the outer source. A classic ipip device per node (`remote
@@ -186,7 +189,7 @@ export class KernelDataPlane implements DataPlane {
     await this.nl.setUp(this.ipipIndex);
     try {
       await this.nl.raw(RTM.NEWQDISC, clsactQdisc(this.ipipIndex), NLM_F.CREATE | NLM_F.EXCL);
-      await this.nl.raw(RTM.NEWTFILTER, flowerFilter({ ifindex: this.ipipIndex, pref: PREF_DROP, handle: 1, protocol: 'all', action: 'drop' }), NLM_F.CREATE | NLM_F.EXCL);
+      await this.nl.raw(RTM.NEWTFILTER, flowerFilter({ ifindex: this.ipipIndex, pref: PREF_DROP, handle: 1, protocol: 'all', tunnelOnly: true, action: 'drop' }), NLM_F.CREATE | NLM_F.EXCL);
     } catch (e) {
       await this.nl.delLink(this.ipipIndex).catch(() => undefined);
       throw new Error(`anti-spoofing filters on ${this.ipipName} (clsact, flower, gact): ${errno(e)}`);
@@ -270,7 +273,17 @@ export class KernelDataPlane implements DataPlane {
     const rest = list.filter((x) => !same(x));
     const added = op === 'set' ? { ...b, handle: 0 } : undefined;
     // Accept the new care-of address before anything leads to it, and the old one until it is gone.
-    if (added && !delegated(added)) added.handle = await this.addFilter({ encSrc: added.careOf, src: key });
+    if (added && !delegated(added)) {
+      // A renewal from the same care-of address keeps its filter: flower refuses a second filter
+      // with the same keys (EEXIST), and deleting first would open a gap.
+      const kept = removed.find((x) => !delegated(x) && x.careOf === added.careOf && x.handle);
+      if (kept) {
+        added.handle = kept.handle;
+        kept.handle = 0;
+      } else {
+        added.handle = await this.addFilter({ encSrc: added.careOf, src: key });
+      }
+    }
     if (added) rest.push(added);
     if (rest.length) this.bindings.set(key, rest);
     else this.bindings.delete(key);

@@ -215,6 +215,12 @@ export interface FlowerFilter {
   protocol: 'ip' | 'all';
   /** Outer (tunnel metadata) source and destination addresses, /32. */
   encSrc?: number;
+  /**
+   * Only packets that came through a tunnel (`enc_src_ip 0.0.0.0/0`: any outer IPv4 source, which
+   * keys on the presence of IPv4 tunnel metadata). Packets re-injected on the device without it —
+   * what xfrm decrypted from an ESP packet that arrived tunnelled — do not match.
+   */
+  tunnelOnly?: boolean;
   encDst?: number;
   /** Inner source and destination addresses, /32. */
   src?: number;
@@ -239,6 +245,7 @@ export function flowerFilter(f: FlowerFilter): Buffer {
   const proto = f.protocol === 'ip' ? ETH_P_IP : ETH_P_ALL;
   const keys: Buffer[] = [];
   if (f.encSrc !== undefined) keys.push(attr(FLOWER.ENC_IPV4_SRC, ip4(f.encSrc)), attr(FLOWER.ENC_IPV4_SRC_MASK, full()));
+  else if (f.tunnelOnly) keys.push(attr(FLOWER.ENC_IPV4_SRC, ip4(0)), attr(FLOWER.ENC_IPV4_SRC_MASK, ip4(0)));
   if (f.encDst !== undefined) keys.push(attr(FLOWER.ENC_IPV4_DST, ip4(f.encDst)), attr(FLOWER.ENC_IPV4_DST_MASK, full()));
   if (f.src !== undefined) keys.push(attr(FLOWER.IPV4_SRC, ip4(f.src)), attr(FLOWER.IPV4_SRC_MASK, full()));
   if (f.dst !== undefined) keys.push(attr(FLOWER.IPV4_DST, ip4(f.dst)), attr(FLOWER.IPV4_DST_MASK, full()));

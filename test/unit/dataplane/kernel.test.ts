@@ -58,6 +58,10 @@ const IPROUTE2: Array<[string, number, number, string, Buffer]> = [
   ['tc filter add dev v0 ingress protocol all pref 65000 handle 1 flower action drop', 0x2c, CREATE_EXCL,
     '000000000300000001000000f2ffffff0003e8fd0b000100666c6f77657200003c000200300003002c0001000900010067616374000000001c0002801800020000000000000000000200000000000000000000000800160000000000',
     L.flowerFilter({ ifindex: 3, pref: 65000, handle: 1, protocol: 'all', action: 'drop' })],
+  // Captured with strace from iproute2 6.1 (tc), ifindex as above.
+  ['tc filter add dev v0 ingress protocol all pref 65000 handle 1 flower enc_src_ip 0.0.0.0/0 action drop', 0x2c, CREATE_EXCL,
+    '000000000300000001000000f2ffffff0003e8fd0b000100666c6f77657200004c00020008001b000000000008001c0000000000300003002c0001000900010067616374000000001c0002801800020000000000000000000200000000000000000000000800160000000000',
+    L.flowerFilter({ ifindex: 3, pref: 65000, handle: 1, protocol: 'all', tunnelOnly: true, action: 'drop' })],
   ['tc filter del dev v0 ingress protocol ip pref 100 handle 7 flower', 0x2d, 0,
     '000000000300000007000000f2ffffff080064000b000100666c6f77657200001400020008001600000000000600080008000000',
     L.flowerDelete({ ifindex: 3, pref: 100, handle: 7, protocol: 'ip' })],
@@ -246,7 +250,7 @@ const proxyB = (op: 'set' | 'del', outer: string, careOf: string, tunnel: 'ipip'
 test('3. start: userspace plane first, then one ipip external device, clsact and the catch-all drop', async () => {
   const { start, delegate, sysctls } = await plane('proxy', { outside: ip('198.51.100.1') });
   assert.equal(delegate!.applied, ['start']);
-  assert.equal(start, ['link ipip external', `up ${IPIP}`, 'qdisc clsact', 'filter 65000/1']);
+  assert.equal(start, ['link ipip external', `up ${IPIP}`, 'qdisc clsact', 'filter 65000/1 enc_src 0.0.0.0']);
   assert.ok(sysctls.includes('net.ipv4.ip_forward=1'));
   assert.ok(sysctls.includes('net.ipv4.conf.roamd-ipip.rp_filter=2'));
 });
@@ -281,6 +285,17 @@ test('5. proxy: the filter handle of a removed binding is reused', async () => {
   assert.equal(nl.take()[0], 'filter 100/2 enc_src 192.0.2.11 src 100.64.0.8');
 });
 
+test('5b. proxy: a renewal from the same care-of address keeps its filter (flower refuses a duplicate: EEXIST)', async () => {
+  const { dp, nl } = await plane('proxy', { outside: ip('198.51.100.1') });
+  await dp.apply(proxyB('set', '100.64.0.7', '192.0.2.10'));
+  nl.take();
+  await dp.apply(proxyB('set', '100.64.0.7', '192.0.2.10'));
+  assert.equal(nl.take(), [`route 100.64.0.7/32 t254 encap 192.0.2.10<-198.51.100.1 ttl 64 dev ${IPIP}`]);
+  await dp.apply(proxyB('del', '100.64.0.7', '192.0.2.10'));
+  assert.equal(nl.take(), [`unroute 100.64.0.7/32 t254 dev ${IPIP}`, 'unfilter 2']);
+  assert.is((dp.status() as { filters: number }).filters, 0);
+});
+
 const haB = (op: 'set' | 'del', careOf: string, mode: 'tunnel' | 'vpn' = 'tunnel'): Action =>
   ({ kind: 'ha-binding', op, home: ip('10.1.0.5'), careOf: ip(careOf), mode, tunnel: 'ipip', port: 0, reverse: true });
 
@@ -289,11 +304,11 @@ test('6. ha tunnel mode: encap route to the CoA, proxy ARP on the home link, gra
   await dp.apply(haB('set', '192.0.2.10'));
   assert.equal(nl.take(), ['filter 100/2 enc_src 192.0.2.10 src 10.1.0.5', `route 10.1.0.5/32 t254 encap 192.0.2.10<-10.1.0.1 ttl 64 dev ${IPIP}`, `pneigh ${HOME_IF} 10.1.0.5`]);
   assert.equal(arps, ['home0 10.1.0.5']);
-  await dp.apply(haB('set', '192.0.2.10')); // re-registration: same route, no new ARP
+  await dp.apply(haB('set', '192.0.2.10')); // re-registration: same route, same filter, no new ARP
   assert.equal(arps.length, 1);
-  nl.take();
+  assert.not.ok(nl.take().some((l) => l.startsWith('filter')), 'no second filter with the same keys');
   await dp.apply(haB('del', '192.0.2.10'));
-  assert.equal(nl.take(), [`unroute 10.1.0.5/32 t254 dev ${IPIP}`, 'unfilter 3', `unpneigh ${HOME_IF} 10.1.0.5`]);
+  assert.equal(nl.take(), [`unroute 10.1.0.5/32 t254 dev ${IPIP}`, 'unfilter 2', `unpneigh ${HOME_IF} 10.1.0.5`]);
 });
 
 test('7. ha VPN mode goes to the userspace plane; an IP-in-IP binding replacing it is the kernel\'s', async () => {

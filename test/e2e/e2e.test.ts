@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { World, Place, ADDR, IFACE, ROOT, waitFor } from './world';
+import { sh } from './netns';
 import { ChildProcess } from 'node:child_process';
 import { probe, probeOnce, UdpProbe } from './udp-probe';
 
@@ -46,6 +47,23 @@ async function setUp(): Promise<void> {
   stream = probe(w, w.ns.mn!, 'tcp-stream', ADDR.cn, '5001', ADDR.home);
   stream.stdout!.on('data', (b: Buffer) => (streamLog += b.toString()));
   await waitFor('tcp stream connected', async () => streamLog.includes('connected'));
+}
+
+const ipText = (n: number) => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+
+/** The node's routing, IPsec and data plane state, for a stage that failed. */
+async function pathState(): Promise<string> {
+  const mn = w.ns.mn!, px = w.ns.px!;
+  const run = (ns: string, ...cmd: string[]) => `# ${cmd.join(' ')} (${Object.entries(w.ns).find(([, v]) => v === ns)?.[0]})\n${sh(cmd[0]!, cmd.slice(1), { ns, allowFail: true }).trim()}`;
+  const status = async (name: string) => JSON.stringify((await w.call(name, { cmd: 'status' }).catch(() => null))?.dataplaneStatus ?? null).slice(0, 1500);
+  return [
+    run(mn, 'ip', 'rule'), run(mn, 'ip', '-d', 'route', 'show', 'table', 'all', 'proto', '213'), run(mn, 'ip', 'route', 'show', 'table', '220'),
+    run(mn, 'ip', 'route', 'get', ADDR.cn, 'from', ADDR.home), run(mn, 'ip', 'route', 'get', ADDR.gwOut, 'from', String(ipText((await w.call('mn', { cmd: 'status' }).catch(() => null))?.dataplaneState?.outerAddress ?? 0))),
+    run(mn, 'ss', '-tin'), run(mn, 'cat', '/proc/net/xfrm_stat'), run(mn, 'nstat', '-az', 'Ip*', 'Udp*'),
+    run(mn, 'ip', '-s', 'xfrm', 'state'), run(w.ns.gw!, 'ip', '-s', 'xfrm', 'state'), run(mn, 'ip', '-s', 'link'), run(px, 'ip', '-s', 'link'),
+    `ha data plane: ${await status('ha')}`,
+    `mn data plane: ${await status('mn')}`, `proxy data plane: ${await status('proxy')}`,
+  ].join('\n');
 }
 
 /**
@@ -120,7 +138,9 @@ async function stage(to: Place, expectLocation: 'home' | 'foreign'): Promise<voi
     return !!st && st.ifname === IFACE[to] && (expectLocation === 'home' || st.tunnel !== 'none');
   }, 30_000);
   const before = echoed();
-  await waitFor(`tcp stream flowing at ${to}`, async () => echoed() > before + 20, 30_000);
+  await waitFor(`tcp stream flowing at ${to}`, async () => echoed() > before + 20, 30_000).catch(async (e: Error) => {
+    throw new Error(`${e.message}\n${await pathState()}`);
+  });
   const t1 = Date.now();
   await new Promise((r) => setTimeout(r, 1000));
   const g = udp.gap(t0, Date.now());

@@ -147,7 +147,10 @@ export class World {
       writeFileSync(join(d, 'strongswan.conf'), `charon-systemd {
   load = random nonce kdf openssl pem pkcs1 x509 revocation constraints pubkey hmac sha1 sha2 aes${xfrm ? '' : ' kernel-libipsec'} kernel-netlink socket-default vici updown counters
   install_routes = yes
-  retransmit_tries = 3
+  retransmit_tries = 3${opts.mobike ? `
+  # MOBIKE at its best: move to a better path as soon as one appears (the default waits until
+  # the old path is gone, which is break-before-make and not a fair baseline).
+  prefer_best_path = yes` : ''}
   plugins {
     vici { socket = unix://${d}/charon.vici }${xfrm ? '' : `
     kernel-libipsec { load = yes }`}

@@ -46,7 +46,7 @@ import { Rtnl, sysctl, RULE_BASE, ROAMD_PROTO, RouteSpec, RuleSpec } from '../ne
 import { RTM, NLM_F, ipipExternalLink, routeMessage, routeDeleteMessage, clsactQdisc, flowerFilter, flowerDelete, KRoute } from '../netlink/lwtunnel';
 import type { Action } from '../roles/types';
 import type { DataPlane, DataplaneHost } from './index';
-import type { UserspaceOptions } from './userspace';
+import { coveringPrefixes, type UserspaceOptions } from './userspace';
 import { ipToString as ipStr } from '../platform/address';
 import { gratuitousArp } from './native';
 import { DiscoverySockets } from './discovery';
@@ -302,6 +302,12 @@ export class KernelDataPlane implements DataPlane {
       await this.delRoute(had);
       this.routes.delete(key);
       this.count('route_removed');
+      // The proxy's pool reaches its TUN through covering prefixes; one that is this very /32 (the
+      // pool's first or last address) was replaced by our route and went with it: put it back.
+      if (this.o.role === 'proxy' && this.delegate && this.poolHostRoutes().has(key)) {
+        await this.nl.addRoute({ dst: key, prefixLength: 32, dev: await this.nl.linkIndex(this.o.tunName) });
+        this.count('pool_route_restored');
+      }
       // The newest binding is the userspace plane's again: its route into the TUN was replaced by ours.
       if (newest && this.delegate && this.o.role === 'ha' && a.kind === 'ha-binding') {
         await this.delegate.apply({ ...a, op: 'set', careOf: newest.careOf, tunnel: newest.tunnel, port: newest.port, mode: newest.vpn ? 'vpn' : 'tunnel' });
@@ -318,6 +324,15 @@ export class KernelDataPlane implements DataPlane {
       }
     }
     this.host.log('debug', 'dataplane-binding', { key: ipStr(key), op, careOf: ipStr(b.careOf), tunnel: b.tunnel, route: newest ? (delegated(newest) ? 'userspace' : `encap ${ipStr(newest.careOf)}`) : 'none' });
+  }
+
+  private hostRoutes: Set<number> | undefined;
+
+  /** The proxy pool's covering prefixes that are single addresses (/32). */
+  private poolHostRoutes(): Set<number> {
+    const pool = this.o.outerPool;
+    this.hostRoutes ??= new Set(pool ? coveringPrefixes(pool.first, pool.count).filter((p) => p.length === 32).map((p) => p.network) : []);
+    return this.hostRoutes;
   }
 
   private ourAddress(): number {

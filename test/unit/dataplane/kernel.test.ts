@@ -276,6 +276,20 @@ test('4. proxy: filter before route, move replaces the route in place, old CoA a
   assert.is((dp.status() as { bindings: number }).bindings, 0);
 });
 
+test('4b. proxy: a pool address that is a covering /32 of its own gets its route into the TUN back when the kernel route goes', async () => {
+  // Pool 100.64.0.7 + 9: covering prefixes 100.64.0.7/32 and 100.64.0.8/29; the first is the same route as the binding's.
+  const { dp, nl } = await plane('proxy', { outside: ip('198.51.100.1'), outerPool: { first: ip('100.64.0.7'), count: 9 } });
+  await dp.apply(proxyB('set', '100.64.0.7', '192.0.2.10'));
+  nl.take();
+  await dp.apply(proxyB('set', '100.64.0.7', '203.0.113.5', 'udp', 4500));
+  const l = nl.take();
+  assert.equal(l.slice(0, 2), [`unroute 100.64.0.7/32 t254 dev ${IPIP}`, `rtnl-route 100.64.0.7/32 dev ${TUN}`]);
+  // Any other pool address is covered by a wider prefix: nothing to put back.
+  await dp.apply(proxyB('set', '100.64.0.9', '192.0.2.10'));
+  await dp.apply(proxyB('set', '100.64.0.9', '203.0.113.5', 'udp', 4501));
+  assert.not.ok(nl.take().some((x) => x.startsWith('rtnl-route')));
+});
+
 test('5. proxy: the filter handle of a removed binding is reused', async () => {
   const { dp, nl } = await plane('proxy', { outside: ip('198.51.100.1') });
   await dp.apply(proxyB('set', '100.64.0.7', '192.0.2.10'));

@@ -17,7 +17,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { World, ADDR, waitFor } from '../test/e2e/world';
+import { World, WorldOptions, ADDR, waitFor } from '../test/e2e/world';
 import { NEEDS_ROOT, isRoot, buildBundle, track, plainVpnNode, initiateVpn } from './netns-lab';
 
 const KEYS = ['vpn_tunnel_mbps', 'tunnel_mbps', 'libipsec_mbps', 'direct_mbps', 'tunnel_vs_libipsec', 'vpn_tunnel_vs_libipsec',
@@ -51,16 +51,15 @@ function ensureIperf3(): string | null {
   return r.status === 0 && existsSync('/usr/bin/iperf3') ? null : 'not measured (iperf3 missing: apt-get install iperf3)';
 }
 
-export async function benchDataplane(opts: { seconds: number; log: (s: string) => void }): Promise<Record<string, number | string>> {
-  if (!isRoot()) return Object.fromEntries(KEYS.map((k) => [k, NEEDS_ROOT]));
-  const missing = ensureIperf3();
-  if (missing) return Object.fromEntries(KEYS.map((k) => [k, missing]));
-  buildBundle();
-  const T = opts.seconds;
-  let vpnTunnel = NaN, tunnel = NaN, libipsec = NaN, direct = NaN;
-
-  // roamd: the node at the wired stage (co-located care-of address, IP-in-IP), VPN up.
-  let w = new World();
+/**
+ * roamd's tunnel, the node at the wired stage (co-located care-of address, IP-in-IP) with the VPN
+ * up: iperf3 cn → home address (VPN + tunnel) and gw → the node's outer address (the tunnel
+ * through the proxy alone). `options` pick the data plane and IPsec (the VM lane compares kernel
+ * and userspace planes with it).
+ */
+export async function roamdThroughput(T: number, options: WorldOptions, log: (s: string) => void): Promise<{ vpnTunnel: number; tunnel: number }> {
+  let vpnTunnel = NaN, tunnel = NaN;
+  const w = new World(undefined, options);
   track(w);
   try {
     w.build();
@@ -92,16 +91,27 @@ export async function benchDataplane(opts: { seconds: number; log: (s: string) =
       for (const d of w.daemons) console.error(`--- ${d.name}\n${d.log.split('\n').filter((l) => !l.includes(' debug ')).slice(-12).join('\n')}`);
       throw e;
     }
-    opts.log(`VPN + roamd tunnel, cn → ${ADDR.home}: ${vpnTunnel} Mbit/s`);
+    log(`VPN + roamd tunnel, cn → ${ADDR.home}: ${vpnTunnel} Mbit/s`);
     tunnel = iperf(w.ns.gw!, outer, T);
-    opts.log(`roamd tunnel alone, gw → outer ${outer}: ${tunnel} Mbit/s`);
+    log(`roamd tunnel alone, gw → outer ${outer}: ${tunnel} Mbit/s`);
   } finally {
     w.teardown();
     track(null);
   }
+  return { vpnTunnel, tunnel };
+}
+
+export async function benchDataplane(opts: { seconds: number; log: (s: string) => void }): Promise<Record<string, number | string>> {
+  if (!isRoot()) return Object.fromEntries(KEYS.map((k) => [k, NEEDS_ROOT]));
+  const missing = ensureIperf3();
+  if (missing) return Object.fromEntries(KEYS.map((k) => [k, missing]));
+  buildBundle();
+  const T = opts.seconds;
+  const { vpnTunnel, tunnel } = await roamdThroughput(T, {}, opts.log);
+  let libipsec = NaN, direct = NaN;
 
   // Without roamd: the node on the wired subnet, first plain, then a strongSwan SA on that address.
-  w = new World();
+  const w = new World();
   track(w);
   try {
     w.build();

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { World, ADDR, waitFor } from '../test/e2e/world';
+import { World, ADDR, ROOT, waitFor } from '../test/e2e/world';
 import { sh } from '../test/e2e/netns';
 
 export { PROBE, probe, UdpProbe } from '../test/e2e/udp-probe';
@@ -16,9 +16,10 @@ export function isRoot(): boolean {
   return process.getuid?.() === 0;
 }
 
-/** Builds the bundle the World's daemons run (same as the e2e lane). */
+/** Builds the bundle the World's daemons run (same as the e2e lane; the VM lane builds it on the host: ROAMD_E2E_PREBUILT=1). */
 export function buildBundle(): void {
-  execFileSync(process.execPath, [join(__dirname, '..', 'scripts', 'build.mjs')], { stdio: 'pipe' });
+  if (process.env.ROAMD_E2E_PREBUILT === '1') return;
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { stdio: 'pipe' });
 }
 
 /** The world in use, torn down on exit, SIGINT/SIGTERM (spawnSync's timeout) and on failure. */

@@ -17,7 +17,13 @@ import { join } from 'node:path';
 
 /** A summary row: figure, roamd value key, baseline key (or a fixed goal), ratio key, goal key. */
 interface Row { figure: string; value: string; baseline?: string; ratio?: string; goal?: string; unit?: string }
-interface Bench { name: string; file: string; node: string[]; rows: Row[] }
+interface Bench {
+  name: string; file: string; node: string[]; rows: Row[];
+  /** Minutes before the bench is killed (default 8). */
+  timeoutMin?: number;
+  /** Left out of --smoke: a lane of `npm test` runs it itself (the VM lane: test/vm/bench-vm.test.ts). */
+  smokeInLane?: string;
+}
 
 export const BENCHES: Bench[] = [
   { name: 'registration', file: 'registration.ts', node: [], rows: [
@@ -57,6 +63,15 @@ export const BENCHES: Bench[] = [
     { figure: 'TCP Mbit/s: roamd tunnel alone vs direct veth path', value: 'tunnel_mbps', baseline: 'direct_mbps', ratio: 'tunnel_vs_direct' },
     { figure: 'TCP Mbit/s: libipsec alone vs direct veth path', value: 'libipsec_mbps', baseline: 'direct_mbps', ratio: 'libipsec_vs_direct' },
   ] },
+  // VM lane (root, qemu, Debian's kernel): netem handoff and kernel vs userspace data plane, in the guest.
+  { name: 'vm', file: 'vm.ts', node: [], timeoutMin: 30, smokeInLane: 'vm', rows: [
+    { figure: 'VM, netem 20 ms: handoff median (ms) roamd make-before-break vs MOBIKE', value: 'netem_roamd_mbb_median_ms', baseline: 'netem_mobike_median_ms', ratio: 'netem_mbb_ratio' },
+    { figure: 'VM, netem 20 ms: handoff median (ms) roamd break-before-make vs MOBIKE break-before-make', value: 'netem_roamd_bbm_median_ms', baseline: 'netem_mobike_bbm_median_ms', ratio: 'netem_bbm_ratio' },
+    { figure: 'VM, netem 20 ms: handoff median (ms) roamd make-before-break vs VPN re-establishment', value: 'netem_roamd_mbb_median_ms', baseline: 'netem_reestablish_median_ms', ratio: 'netem_reestablish_ratio' },
+    { figure: 'VM, netem 20 ms: probes lost roamd make-before-break / MOBIKE', value: 'netem_roamd_mbb_lost', baseline: 'netem_mobike_lost' },
+    { figure: 'VM: TCP Mbit/s through the proxy, kernel vs userspace data plane', value: 'kernel_tunnel_mbps', baseline: 'userspace_tunnel_mbps', ratio: 'kernel_vs_userspace_tunnel' },
+    { figure: 'VM: TCP Mbit/s VPN (xfrm) + tunnel, kernel vs userspace data plane', value: 'kernel_vpn_tunnel_mbps', baseline: 'userspace_vpn_tunnel_mbps', ratio: 'kernel_vs_userspace_vpn_tunnel' },
+  ] },
 ];
 
 /** Issue 8 figures whose lanes are not built yet (none left: the netns benches need root, see BENCHES). */
@@ -67,11 +82,17 @@ function main(): void {
   const smoke = process.argv.includes('--smoke');
   const quick = smoke || process.argv.includes('--quick');
   const results: Record<string, Record<string, unknown>> = {};
+  const skipped: string[] = [];
   let failed = 0;
   for (const b of BENCHES) {
+    if (smoke && b.smokeInLane) {
+      console.log(`\n== ${b.name}: left out of --smoke (the ${b.smokeInLane} lane of npm test runs it)`);
+      skipped.push(b.name);
+      continue;
+    }
     const t0 = Date.now();
     const r = spawnSync(process.execPath, [...b.node, '--import', 'tsx', join(__dirname, b.file), '--json', ...(quick ? ['--quick'] : []), ...(smoke ? ['--smoke'] : [])],
-      { encoding: 'utf8', timeout: 8 * 60_000 });
+      { encoding: 'utf8', timeout: (b.timeoutMin ?? 8) * 60_000 });
     const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
     try {
       const res = JSON.parse(last) as Record<string, unknown>;
@@ -84,7 +105,7 @@ function main(): void {
       console.error(`bench ${b.name} failed (exit ${r.status}${r.signal ? `, ${r.signal}` : ''}):\n${r.stderr}`);
     }
   }
-  console.log('\n' + summaryTable(results).join('\n'));
+  console.log('\n' + summaryTable(results, skipped).join('\n'));
   const out = {
     date: new Date().toISOString(),
     quick,
@@ -98,11 +119,15 @@ function main(): void {
 }
 
 /** Markdown table: figure | roamd | baseline | ratio | goal (docs/performance.md uses the same). */
-export function summaryTable(results: Record<string, Record<string, unknown>>): string[] {
+export function summaryTable(results: Record<string, Record<string, unknown>>, skipped: string[] = []): string[] {
   const lines = ['| figure | roamd | baseline | ratio | goal |', '|---|---|---|---|---|'];
   const f = (v: unknown) => (v === undefined ? '—' : String(v));
   for (const b of BENCHES) {
     const res = results[b.name];
+    if (skipped.includes(b.name)) {
+      lines.push(`| ${b.name} (${b.rows.length} figures) | left out of --smoke | | | the ${b.smokeInLane} lane of npm test runs it |`);
+      continue;
+    }
     for (const row of b.rows) {
       if (!res) { lines.push(`| ${row.figure} | failed | | | |`); continue; }
       lines.push(`| ${row.figure} | ${f(res[row.value])} | ${row.baseline ? f(res[row.baseline]) : ''} | ${row.ratio ? f(res[row.ratio]) : ''} | ${row.goal ? f(res[row.goal]) : ''} |`);

@@ -13,14 +13,16 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
 
 // Order matters only for readability of the log: fast lanes first.
+// The e2e world (test/e2e/world.ts): strongSwan, iproute2, nftables, iperf3. The VM lane runs it in the guest from this root.
+const WORLD = ['strongswan-swanctl', 'charon-systemd', 'libcharon-extra-plugins', 'libstrongswan-extra-plugins', 'iproute2', 'nftables', 'iperf3', 'procps'];
 const LANES = [
   { name: 'unit', packages: [] },
   { name: 'interop', packages: ['tshark', 'python3-scapy'] },
   { name: 'loopback', packages: ['python3-scapy'] },
   { name: 'reliability', packages: [] },
-  { name: 'e2e', packages: ['strongswan-swanctl', 'charon-systemd', 'libcharon-extra-plugins', 'libstrongswan-extra-plugins', 'iproute2', 'nftables', 'iperf3', 'procps'] },
+  { name: 'e2e', packages: WORLD },
   // Optional: without qemu and Debian's kernel the lane is skipped, visibly (issue 7).
-  { name: 'vm', packages: ['qemu-system-x86', 'linux-image-amd64', 'busybox-static'], optional: true },
+  { name: 'vm', packages: ['qemu-system-x86', 'linux-image-amd64', 'busybox-static', ...WORLD], optional: true },
 ];
 
 function hasTests(dir) {

@@ -208,6 +208,14 @@ function onRequest(st: HaState, data: Buffer, src: number, srcPort: number, now:
     return;
   }
   const mode = peer && st.peers.get(peer.address)?.proxy ? MODE_VPN_GATEWAY : MODE_TUNNEL;
+  // Without S (RFC 5944 §3.6.1.2) the new binding replaces the node's others: the data plane hears
+  // of each one that goes, after the new one is in place (make-before-break).
+  const replaced: Action[] = [];
+  if ((req.flags & 0x80) === 0) {
+    for (let s = st.bindings.find(home); s !== NONE; s = st.bindings.next(s)) {
+      if (st.bindings.careOf[s] !== req.careOfAddress) replaced.push(bindingAction(st, s, 'del'));
+    }
+  }
   const slot = st.bindings.register(home, req.careOfAddress, v.lifetime, v.replyHigh, v.replyLow, req.flags, mode, now);
   if (slot < 0) {
     const code = slot === NODE_LIMIT ? ReplyCode.HA_TOO_MANY_BINDINGS : ReplyCode.HA_INSUFFICIENT_RESOURCES;
@@ -221,7 +229,7 @@ function onRequest(st: HaState, data: Buffer, src: number, srcPort: number, now:
   st.agent[slot] = peer ? peer.address : 0;
   st.revSupport[slot] = revSupport ? 1 : 0;
   count(st.counters, 'accepted');
-  out.push(bindingAction(st, slot, 'set'));
+  out.push(bindingAction(st, slot, 'set'), ...replaced);
   out.push(log('info', 'registered', {
     home: ipStr(home), careOf: ipStr(req.careOfAddress), lifetime: v.lifetime, mode: mode === MODE_VPN_GATEWAY ? 'vpn' : 'tunnel',
     tunnel: v.tunnel, via: peer ? ipStr(peer.address) : 'direct', simultaneous: (req.flags & 0x80) !== 0,

@@ -207,9 +207,17 @@ test('simultaneous bindings (S) add care-of addresses up to the per-node limit, 
   assert.is(onlyReply(deliver(st, req({ flags: 0x82, coa: ip('192.0.2.11') }), COA, T0 + 1)).m.code, 0);
   assert.is(st.bindings.count(HOME), 2);
   assert.is(onlyReply(deliver(st, req({ flags: 0x82, coa: ip('192.0.2.12') }), COA, T0 + 2)).m.code, 135);
-  // Without S the new care-of address replaces all of them (§3.8.2.2).
-  assert.is(onlyReply(deliver(st, req({ flags: 0x02, coa: ip('192.0.2.13') }), COA, T0 + 3)).m.code, 0);
+  // Without S the new care-of address replaces all of them (§3.8.2.2), and the data plane hears of
+  // each one that goes, after the new one (a data plane keyed by care-of address would otherwise keep
+  // tunnelling to the old ones and accepting their traffic).
+  const out = deliver(st, req({ flags: 0x02, coa: ip('192.0.2.13') }), COA, T0 + 3);
+  assert.is(onlyReply(out).m.code, 0);
   assert.is(st.bindings.count(HOME), 1);
+  const acts = out.filter((a): a is Extract<Action, { kind: 'ha-binding' }> => a.kind === 'ha-binding').map((a) => `${a.op} ${a.careOf === ip('192.0.2.13') ? 'new' : a.careOf === ip('192.0.2.10') ? 'old1' : a.careOf === ip('192.0.2.11') ? 'old2' : '?'}`);
+  assert.equal(acts, ['set new', 'del old1', 'del old2']);
+  // A renewal from the same care-of address removes nothing.
+  const again = deliver(st, req({ flags: 0x02, coa: ip('192.0.2.13') }), COA, T0 + 4);
+  assert.equal(again.filter((a) => a.kind === 'ha-binding').map((a) => (a as { op: string }).op), ['set']);
 });
 
 test('full binding table → 130, and the agent recovers once bindings expire', () => {

@@ -353,12 +353,14 @@ function bind(st: ProxyState, nai: string, home: number, outer: number, req: req
   }
   st.agent[slot] = peer ? peer.address : 0;
   st.revSupport[slot] = req.extensions.some((e) => e.kind === 'revocation-support') ? 1 : 0;
-  // Bindings replaced by a registration without S are gone from the map: tell the data plane.
+  // Bindings replaced by a registration without S are gone from the map: tell the data plane, after
+  // the new one is in place (make-before-break: a plane that routes to the newest binding never
+  // has none in between).
   const nd = st.map.node[slot]!;
+  out.push(bindingAction(st, slot, 'set'));
   for (const b of before) {
     if (b.kind === 'proxy-binding' && st.map.findCoa(nd, b.careOf, b.port) === NONE) out.push(b);
   }
-  out.push(bindingAction(st, slot, 'set'));
   count(st.counters, 'accepted');
   out.push(log('info', 'registered', { nai, home: ipStr(home), outer: ipStr(outer), careOf: ipStr(careOf), tunnel, port, lifetime, simultaneous: (req.flags & 0x80) !== 0 }));
   return ReplyCode.ACCEPTED;

@@ -122,8 +122,8 @@ test('a move updates the care-of address without the home agent', () => {
   assert.is(mv.reply.code, 0);
   assert.is(mv.reply.homeAddress, outer, 'same outer address after the move');
   assert.is(w.ha.counters.rx_request, haRequests, 'the HA was not involved');
-  assert.ok(mv.all.some((a) => a.kind === 'proxy-binding' && a.op === 'del' && a.careOf === COA1));
-  assert.ok(mv.all.some((a) => a.kind === 'proxy-binding' && a.op === 'set' && a.careOf === COA2));
+  // The new binding first, then the one it replaces (make-before-break for the data plane).
+  assert.equal(mv.all.filter((a) => a.kind === 'proxy-binding').map((a) => `${(a as { op: string }).op} ${(a as { careOf: number }).careOf === COA2 ? 'new' : (a as { careOf: number }).careOf === COA1 ? 'old' : '?'}`), ['set new', 'del old']);
   assert.equal(proxyBindings(w.proxy, T0 + 5000, String).map((b) => b.careOf), [String(COA2)]);
 });
 

@@ -685,13 +685,16 @@ function onReply(st: FaState, ev: UdpEvent, rp: RegistrationReply, now: number):
   const p = matchPending(st, rp, nai);
   if (p === NONE) return drop(st, 'rx_reply_unmatched', 'no pending request for this reply', { src: ip(ev.src), home: ip(rp.homeAddress) });
   const pNai = st.pendingNai[p];
-  // Authenticate (§3.7.1, §3.7.3.1): exactly one valid FA-HA extension when we share an SA. Unlike
-  // the HA's check of requests (§3.8.2.1 c), replies to deregistrations are not exempt: a forged
-  // lifetime-0 acceptance would otherwise delete the visitor entry. Nor are co-located nodes (D) exempt:
-  // the reply still decides the visitor entry, whoever the care-of address belongs to.
+  // Authenticate (§3.7.1, §3.7.3.1): exactly one valid FA-HA extension when we share an SA. Co-located
+  // nodes (D) are not exempt: the reply still decides the visitor entry, whoever the care-of address
+  // belongs to. Replies to deregistrations are: §3.5.4 says FA-HA MUST NOT be applied to deregistration
+  // messages, so a home agent that follows it sends none; one that does carry it must verify. (The cost:
+  // a forged acceptance of a deregistration can end a visitor's entry early — the node's next
+  // registration restores it; the node itself still checks MN-HA.)
   const haSa = st.homeAgents.get(P.homeAgent[p]!);
-  if (haSa) {
-    const fh = authExtensions(x, Ext.FA_HA_AUTH);
+  const dereg = P.lifetime[p] === 0 || P.careOf[p] === P.home[p];
+  const fh = haSa ? authExtensions(x, Ext.FA_HA_AUTH) : [];
+  if (haSa && !(dereg && fh.length === 0)) {
     if (fh.length !== 1 || !checkAuth(haSa, ev.data, 0, fh[0])) {
       count(st.counters, 'auth_fail');
       const out = [log('warn', 'fa.security', { event: 'fa-ha authentication failed', src: ip(ev.src), home: ip(rp.homeAddress) }), ...replyFromPending(st, p, ReplyCode.FA_HA_AUTH_FAILED)];

@@ -21,10 +21,10 @@ function registered() {
   return st;
 }
 
-test('regression (role-fa fuzz, seed 20260926): a deregistration reply failing FA-HA does not delete the visitor', () => {
+test('regression (role-fa fuzz, seed 20260926): a deregistration reply with a failing FA-HA does not delete the visitor', () => {
   const st = registered();
   stepFa(st, F.fromMn(F.req({ fields: { lifetime: 0, careOfAddress: F.HOME, idLow: 9 } })), F.T0 + 1000);
-  for (const signers of [[{ type: 32 as const, sa: F.MN_HA }], [{ type: 32 as const, sa: F.MN_HA }, { type: 34 as const, sa: wrongFaHa }]]) {
+  for (const signers of [[{ type: 32 as const, sa: F.MN_HA }, { type: 34 as const, sa: wrongFaHa }], [{ type: 32 as const, sa: F.MN_HA }, { type: 34 as const, sa: F.FA_HA }, { type: 34 as const, sa: F.FA_HA }]]) {
     const acts = stepFa(st, F.fromHa(F.rep({ lifetime: 0, idLow: 9 }, signers)), F.T0 + 1100);
     assert.is(F.visitors(acts).length, 0, 'no visitor action');
     assert.is(st.table.visitorCount, 1, 'visitor kept');
@@ -32,6 +32,18 @@ test('regression (role-fa fuzz, seed 20260926): a deregistration reply failing F
     assert.ok(sent.every((c) => c === 68), `only 68 (FA-HA failed) goes to the node, got ${sent}`);
     stepFa(st, F.fromMn(F.req({ fields: { lifetime: 0, careOfAddress: F.HOME, idLow: 9 } })), F.T0 + 1000);
   }
+});
+
+test('RFC 5944 §3.5.4: a deregistration reply without FA-HA (as a conforming HA sends it) is accepted', () => {
+  // The first session's FA demanded FA-HA on deregistration replies too, so every deregistration
+  // through it was answered 68 by a home agent that follows §3.5.4 ("MUST NOT be applied to
+  // deregistration messages"). The pending entry exists only because the node asked to deregister.
+  const st = registered();
+  stepFa(st, F.fromMn(F.req({ fields: { lifetime: 0, careOfAddress: F.HOME, idLow: 9 } })), F.T0 + 1000);
+  const acts = stepFa(st, F.fromHa(F.rep({ lifetime: 0, idLow: 9 }, [{ type: 32 as const, sa: F.MN_HA }])), F.T0 + 1100);
+  assert.equal(F.visitors(acts).map((v) => v.op), ['del']);
+  assert.is(st.table.visitorCount, 0);
+  assert.equal(F.udps(acts).map((u) => reply.decode(u.data).code), [0], 'the acceptance is relayed to the node');
 });
 
 test('regression: the fuzz sequence that found it', () => {

@@ -358,10 +358,17 @@ test('deregistration: accepted reply with lifetime 0 removes the visitor', () =>
   register(st);
   const [o] = udps(stepFa(st, fromMn(req({ fields: { lifetime: 0, careOfAddress: HOME, idLow: 5 } })), T0 + 2000));
   assert.equal(request.decode(o!.data).extensions.map((e) => e.kind), ['auth'], 'no FA-HA on deregistration');
+  // A home agent that (against §3.5.4) signs it: verified and accepted.
   const acts = stepFa(st, fromHa(rep({ lifetime: 0, idLow: 5 }, [{ type: 32, sa: MN_HA }, { type: 34, sa: FA_HA }])), T0 + 2100);
   assert.equal(visitors(acts).map((v) => [v.op, v.home]), [['del', HOME]]);
   assert.is(st.table.visitorCount, 0);
   assert.is(udps(acts).length, 1);
+  // One that follows §3.5.4 sends no FA-HA: accepted too.
+  register(st);
+  stepFa(st, fromMn(req({ fields: { lifetime: 0, careOfAddress: HOME, idLow: 6 } })), T0 + 3000);
+  const acts2 = stepFa(st, fromHa(rep({ lifetime: 0, idLow: 6 }, [{ type: 32, sa: MN_HA }])), T0 + 3100);
+  assert.equal(visitors(acts2).map((v) => v.op), ['del']);
+  assert.equal(udps(acts2).map((u) => reply.decode(u.data).code), [0]);
 });
 
 // ---- timers --------------------------------------------------------------------------------------------

@@ -245,6 +245,26 @@ test('dynamic home address by NAI (RFC 2794), the same one again after deregistr
   assert.is(onlyReply(deliver(st, mk(600, 0, T0 + 5000), COA, T0 + 5000)).m.homeAddress, assigned);
 });
 
+test('RFC 5944 §3.5.4: replies to deregistrations relayed by a foreign agent carry no FA-HA; other replies do', () => {
+  const st = ha();
+  const fa = [{ type: 32 as const, sa: mnSa }, { type: 34 as const, sa: faSa }];
+  const reg = onlyReply(deliver(st, req({ coa: FA, signers: fa }), FA));
+  assert.is(reg.m.code, 0);
+  assert.is(firstAuth(reg.m.extensions, 34) !== undefined, true, 'registration reply signed FA-HA');
+  for (const [lifetime, coa] of [[0, FA], [600, HOME], [0, HOME]] as const) {
+    const r = onlyReply(deliver(st, req({ lifetime, coa, signers: [{ type: 32, sa: mnSa }] }), FA));
+    assert.is(r.m.code, 0, `deregistration lifetime ${lifetime} care-of ${coa === HOME ? 'home' : 'FA'}`);
+    assert.is(firstAuth(r.m.extensions, 34), undefined, 'no FA-HA on a deregistration reply');
+    assert.ok(replyVerifies(r, mnSa));
+  }
+  // A denial of a deregistration is a deregistration message too.
+  const bad = req({ lifetime: 0, coa: FA, signers: [{ type: 32, sa: mnSa }] });
+  bad[bad.length - 1] ^= 1;
+  const d = onlyReply(deliver(st, bad, FA));
+  assert.is(d.m.code, 131);
+  assert.is(firstAuth(d.m.extensions, 34), undefined);
+});
+
 test('deregistration: one care-of address, then all with CoA = home address (§3.8.2.2)', () => {
   const st = ha();
   deliver(st, req({ flags: 0x82, coa: ip('192.0.2.10') }));

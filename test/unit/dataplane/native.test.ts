@@ -183,11 +183,13 @@ if (root) {
   test('9. close() gives back every fd: 10000 cycles of 2 raw sockets (one polling), 250 polling TUNs; finalizers close forgotten handles', async () => {
     const r = await withNetns(1, (ns) => ns.run(fx('fd-leak.ts'), [10_000, 250], 60_000));
     console.log(`    fds before ${r.before}, after ${2 * r.cycles} raw + ${r.tunCycles} TUN open/close ${r.afterCycles}; 200 forgotten ${r.whileForgotten} → after gc ${r.afterGc}; rss ${r.rssGrowthKiB} KiB`);
-    assert.is(r.afterCycles, r.before);
+    // By identity, not by number: the runtime may close an fd of its own meanwhile (seen once in CI: 32 after, 33 before).
+    assert.equal(r.leakedCycles, [], 'no fd opened by the cycles is still open');
+    assert.ok(r.afterCycles <= r.before);
     assert.ok(r.tunGone, 'the TUN device is gone after close');
-    assert.ok(r.whileForgotten > r.before, 'forgotten handles were open'); // a GC may already have closed some
+    assert.ok(r.whileForgotten > r.afterCycles, 'forgotten handles were open'); // a GC may already have closed some
     assert.ok(r.gcAvailable);
-    assert.is(r.afterGc, r.before, 'finalizers closed forgotten handles');
+    assert.equal(r.leakedGc, [], 'finalizers closed forgotten handles');
     assert.ok(r.pollingKept, 'a polling handle is not collected');
   });
 

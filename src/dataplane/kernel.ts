@@ -9,7 +9,7 @@
  * Anti-spoofing: tc flower filters on the ingress of roamd-ipip (clsact), one per accepted pair
  * (outer source = a registered care-of address, inner source = the address bound to it), then a
  * catch-all drop of whatever else came through a tunnel. The catch-all keys on tunnel metadata
- * (`enc_src_ip 0.0.0.0/0`): what xfrm decrypts from ESP that arrived tunnelled (the node's VPN on
+ * (`enc_src_ip 0.0.0.0/1` and `128.0.0.0/1`): what xfrm decrypts from ESP that arrived tunnelled (the node's VPN on
  * the kernel's IPsec) is re-injected on this device without metadata and must pass, or the node
  * never hears its VPN (found in the VM lane; the ESP packet itself passed the node's filter). Why tc: after decapsulation the outer header is gone; with collect_md the outer
  * addresses survive only as the packet's tunnel metadata, which flower matches (`enc_src_ip`), while
@@ -189,7 +189,12 @@ export class KernelDataPlane implements DataPlane {
     await this.nl.setUp(this.ipipIndex);
     try {
       await this.nl.raw(RTM.NEWQDISC, clsactQdisc(this.ipipIndex), NLM_F.CREATE | NLM_F.EXCL);
-      await this.nl.raw(RTM.NEWTFILTER, flowerFilter({ ifindex: this.ipipIndex, pref: PREF_DROP, handle: 1, protocol: 'all', tunnelOnly: true, action: 'drop' }), NLM_F.CREATE | NLM_F.EXCL);
+      // Every tunnelled packet no pass filter took: two halves of the outer address space (an
+      // all-zero mask would never match, see FlowerFilter.encSrcPrefix). Handles 1 and 2 of pref
+      // PREF_DROP; the pass filters live in pref PREF_PASS, handles from 2.
+      for (const [handle, encSrc] of [[1, 0], [2, 0x80000000]] as const) {
+        await this.nl.raw(RTM.NEWTFILTER, flowerFilter({ ifindex: this.ipipIndex, pref: PREF_DROP, handle, protocol: 'all', encSrc, encSrcPrefix: 1, action: 'drop' }), NLM_F.CREATE | NLM_F.EXCL);
+      }
     } catch (e) {
       await this.nl.delLink(this.ipipIndex).catch(() => undefined);
       throw new Error(`anti-spoofing filters on ${this.ipipName} (clsact, flower, gact): ${errno(e)}`);

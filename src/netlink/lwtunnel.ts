@@ -216,11 +216,12 @@ export interface FlowerFilter {
   /** Outer (tunnel metadata) source and destination addresses, /32. */
   encSrc?: number;
   /**
-   * Only packets that came through a tunnel (`enc_src_ip 0.0.0.0/0`: any outer IPv4 source, which
-   * keys on the presence of IPv4 tunnel metadata). Packets re-injected on the device without it —
-   * what xfrm decrypted from an ESP packet that arrived tunnelled — do not match.
+   * Prefix length of `encSrc` (default 32). A filter with any outer-address key matches only packets
+   * that carry IPv4 tunnel metadata. The mask must not be 0: with an all-zero mask flower leaves the
+   * tunnel keys out of its dissector and the filter never matches (seen in the VM lane), so "any
+   * tunnelled packet" takes two filters, 0.0.0.0/1 and 128.0.0.0/1.
    */
-  tunnelOnly?: boolean;
+  encSrcPrefix?: number;
   encDst?: number;
   /** Inner source and destination addresses, /32. */
   src?: number;
@@ -244,8 +245,11 @@ const full = (): Buffer => Buffer.from([255, 255, 255, 255]);
 export function flowerFilter(f: FlowerFilter): Buffer {
   const proto = f.protocol === 'ip' ? ETH_P_IP : ETH_P_ALL;
   const keys: Buffer[] = [];
-  if (f.encSrc !== undefined) keys.push(attr(FLOWER.ENC_IPV4_SRC, ip4(f.encSrc)), attr(FLOWER.ENC_IPV4_SRC_MASK, full()));
-  else if (f.tunnelOnly) keys.push(attr(FLOWER.ENC_IPV4_SRC, ip4(0)), attr(FLOWER.ENC_IPV4_SRC_MASK, ip4(0)));
+  if (f.encSrc !== undefined) {
+    const len = f.encSrcPrefix ?? 32;
+    if (!Number.isInteger(len) || len < 1 || len > 32) throw new RangeError(`flower enc_src_ip prefix length ${len}: 1-32`);
+    keys.push(attr(FLOWER.ENC_IPV4_SRC, ip4(f.encSrc)), attr(FLOWER.ENC_IPV4_SRC_MASK, ip4(len === 32 ? 0xffffffff : (0xffffffff << (32 - len)) >>> 0)));
+  }
   if (f.encDst !== undefined) keys.push(attr(FLOWER.ENC_IPV4_DST, ip4(f.encDst)), attr(FLOWER.ENC_IPV4_DST_MASK, full()));
   if (f.src !== undefined) keys.push(attr(FLOWER.IPV4_SRC, ip4(f.src)), attr(FLOWER.IPV4_SRC_MASK, full()));
   if (f.dst !== undefined) keys.push(attr(FLOWER.IPV4_DST, ip4(f.dst)), attr(FLOWER.IPV4_DST_MASK, full()));

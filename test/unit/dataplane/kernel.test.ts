@@ -59,9 +59,12 @@ const IPROUTE2: Array<[string, number, number, string, Buffer]> = [
     '000000000300000001000000f2ffffff0003e8fd0b000100666c6f77657200003c000200300003002c0001000900010067616374000000001c0002801800020000000000000000000200000000000000000000000800160000000000',
     L.flowerFilter({ ifindex: 3, pref: 65000, handle: 1, protocol: 'all', action: 'drop' })],
   // Captured with strace from iproute2 6.1 (tc), ifindex as above.
-  ['tc filter add dev v0 ingress protocol all pref 65000 handle 1 flower enc_src_ip 0.0.0.0/0 action drop', 0x2c, CREATE_EXCL,
-    '000000000300000001000000f2ffffff0003e8fd0b000100666c6f77657200004c00020008001b000000000008001c0000000000300003002c0001000900010067616374000000001c0002801800020000000000000000000200000000000000000000000800160000000000',
-    L.flowerFilter({ ifindex: 3, pref: 65000, handle: 1, protocol: 'all', tunnelOnly: true, action: 'drop' })],
+  ['tc filter add dev v0 ingress protocol all pref 65000 handle 1 flower enc_src_ip 0.0.0.0/1 action drop', 0x2c, CREATE_EXCL,
+    '000000000300000001000000f2ffffff0003e8fd0b000100666c6f77657200004c00020008001b000000000008001c0080000000300003002c0001000900010067616374000000001c0002801800020000000000000000000200000000000000000000000800160000000000',
+    L.flowerFilter({ ifindex: 3, pref: 65000, handle: 1, protocol: 'all', encSrc: 0, encSrcPrefix: 1, action: 'drop' })],
+  ['tc filter add dev v0 ingress protocol all pref 65000 handle 2 flower enc_src_ip 128.0.0.0/1 action drop', 0x2c, CREATE_EXCL,
+    '000000000300000002000000f2ffffff0003e8fd0b000100666c6f77657200004c00020008001b008000000008001c0080000000300003002c0001000900010067616374000000001c0002801800020000000000000000000200000000000000000000000800160000000000',
+    L.flowerFilter({ ifindex: 3, pref: 65000, handle: 2, protocol: 'all', encSrc: 0x80000000, encSrcPrefix: 1, action: 'drop' })],
   ['tc filter del dev v0 ingress protocol ip pref 100 handle 7 flower', 0x2d, 0,
     '000000000300000007000000f2ffffff080064000b000100666c6f77657200001400020008001600000000000600080008000000',
     L.flowerDelete({ ifindex: 3, pref: 100, handle: 7, protocol: 'ip' })],
@@ -250,7 +253,7 @@ const proxyB = (op: 'set' | 'del', outer: string, careOf: string, tunnel: 'ipip'
 test('3. start: userspace plane first, then one ipip external device, clsact and the catch-all drop', async () => {
   const { start, delegate, sysctls } = await plane('proxy', { outside: ip('198.51.100.1') });
   assert.equal(delegate!.applied, ['start']);
-  assert.equal(start, ['link ipip external', `up ${IPIP}`, 'qdisc clsact', 'filter 65000/1 enc_src 0.0.0.0']);
+  assert.equal(start, ['link ipip external', `up ${IPIP}`, 'qdisc clsact', 'filter 65000/1 enc_src 0.0.0.0', 'filter 65000/2 enc_src 128.0.0.0']);
   assert.ok(sysctls.includes('net.ipv4.ip_forward=1'));
   assert.ok(sysctls.includes('net.ipv4.conf.roamd-ipip.rp_filter=2'));
 });

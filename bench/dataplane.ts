@@ -18,7 +18,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { World, WorldOptions, ADDR, waitFor } from '../test/e2e/world';
-import { NEEDS_ROOT, isRoot, buildBundle, track, plainVpnNode, initiateVpn } from './netns-lab';
+import { NEEDS_ROOT, isRoot, buildBundle, track, plainVpnNode, initiateVpn, benchMain } from './netns-lab';
 
 const KEYS = ['vpn_tunnel_mbps', 'tunnel_mbps', 'libipsec_mbps', 'direct_mbps', 'tunnel_vs_libipsec', 'vpn_tunnel_vs_libipsec',
   'tunnel_vs_direct', 'libipsec_vs_direct', 'ratio_goal', 'seconds_per_run'] as const;
@@ -142,14 +142,6 @@ export async function benchDataplane(opts: { seconds: number; log: (s: string) =
 
 if (require.main === module) {
   const seconds = process.argv.includes('--smoke') ? 1 : process.argv.includes('--quick') ? 2 : 10;
-  const json = process.argv.includes('--json');
   if (!isRoot()) console.error('dataplane: not measured: needs root (network namespaces, TUN, strongSwan, iperf3)');
-  benchDataplane({ seconds, log: (s) => (json ? console.error(s) : console.log(s)) }).then((res) => {
-    if (json) console.log(JSON.stringify(res));
-    else for (const [k, v] of Object.entries(res)) console.log(`${k.padEnd(24)} ${v}`);
-    process.exit(0);
-  }, (e) => {
-    console.error(`dataplane bench failed: ${(e as Error).stack ?? e}`);
-    process.exit(1);
-  });
+  benchMain('dataplane', (log) => benchDataplane({ seconds, log }));
 }

@@ -21,7 +21,7 @@
 import { World, Place, ADDR, waitFor } from '../test/e2e/world';
 import { readFileSync, writeFileSync, mkdirSync, existsSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NEEDS_ROOT, isRoot, buildBundle, track, UdpProbe, swanctl, plainVpnNode, initiateVpn, sleep, median } from './netns-lab';
+import { NEEDS_ROOT, isRoot, buildBundle, track, UdpProbe, swanctl, plainVpnNode, initiateVpn, sleep, median, benchMain } from './netns-lab';
 
 const IFACE: Record<Place, string> = { home: 'home0', hotspot: 'wlan0', wired: 'wired0', nat: 'natp0' };
 /** The node's interface preferences in World's config: it moves to a new link only if it is better or the old one is gone. */
@@ -192,15 +192,7 @@ export async function benchHandoff(opts: { moves: number; log: (s: string) => vo
 
 if (require.main === module) {
   const moves = process.argv.includes('--smoke') ? 1 : process.argv.includes('--quick') ? 2 : 6;
-  const json = process.argv.includes('--json');
   if (!isRoot()) console.error('handoff: not measured: needs root (network namespaces, TUN, strongSwan)');
-  benchHandoff({ moves, log: (s) => (json ? console.error(s) : console.log(s)) }).then((res) => {
-    if (json) console.log(JSON.stringify(res));
-    else for (const [k, v] of Object.entries(res)) console.log(`${k.padEnd(24)} ${v}`);
-    process.exit(0);
-  }, (e) => {
-    console.error(`handoff bench failed: ${(e as Error).stack ?? e}`);
-    process.exit(1);
-  });
+  benchMain('handoff', (log) => benchHandoff({ moves, log }));
 }
 void ADDR;

@@ -73,3 +73,19 @@ export function median(xs: number[]): number {
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
+
+/**
+ * A netns bench run as a script: progress lines on stdout (stderr with --json), then the figures —
+ * one JSON line with --json, else a line per figure; exit 1 with the stack when it fails.
+ */
+export function benchMain(name: string, run: (log: (s: string) => void) => Promise<Record<string, unknown>>): void {
+  const json = process.argv.includes('--json');
+  run((s) => (json ? console.error(s) : console.log(s))).then((res) => {
+    if (json) console.log(JSON.stringify(res));
+    else for (const [k, v] of Object.entries(res)) console.log(`${k.padEnd(32)} ${v}`);
+    process.exit(0);
+  }, (e) => {
+    console.error(`${name} bench failed: ${(e as Error).stack ?? e}`);
+    process.exit(1);
+  });
+}

@@ -7,7 +7,7 @@
  * Without root, qemu or the Debian kernel every figure says why it was not measured.
  * Run (root): `npx tsx bench/vm.ts [--quick|--smoke] [--json]`.
  */
-import { isRoot, buildBundle, NEEDS_ROOT } from './netns-lab';
+import { isRoot, buildBundle, NEEDS_ROOT, benchMain } from './netns-lab';
 import { runInGuest, vmAvailable, GUEST_MODULES } from '../test/vm/guest';
 import { bundleForGuest } from '../test/vm/guest-bundle';
 
@@ -34,13 +34,5 @@ export async function benchVm(opts: { quick: boolean; smoke: boolean; log: (s: s
 
 if (require.main === module) {
   const smoke = process.argv.includes('--smoke'), quick = smoke || process.argv.includes('--quick');
-  const json = process.argv.includes('--json');
-  benchVm({ quick, smoke, log: (s) => (json ? console.error(s) : console.log(s)) }).then((res) => {
-    if (json) console.log(JSON.stringify(res));
-    else for (const [k, v] of Object.entries(res)) console.log(`${k.padEnd(32)} ${v}`);
-    process.exit(0);
-  }, (e) => {
-    console.error(`vm bench failed: ${(e as Error).stack ?? e}`);
-    process.exit(1);
-  });
+  benchMain('vm', (log) => benchVm({ quick, smoke, log }));
 }

@@ -13,7 +13,7 @@ import * as assert from 'uvu/assert';
 import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildBundle, startDaemon, RunningDaemon, tempDir, until } from '../util/daemon';
+import { buildBundle, startDaemon, RunningDaemon, tempDir, until, loopbackHaConfig } from '../util/daemon';
 import { encodeRequest, nvse, NvseType, DEFAULT_VENDOR_ID } from '../../src/roles/messages';
 import { SecurityAssociation } from '../../src/auth/security-association';
 import { timestampId } from '../../src/auth/replay';
@@ -49,31 +49,11 @@ function profile(s: ProxySpec): object {
   };
 }
 
-const HA_CONF = `config roamd 'main'
-	option role 'ha'
-	list listen '${HA}'
-	option port '${PORT}'
-	option control_socket '${sock('ha')}'
-	option dataplane 'none'
-	option rate_limit '0'
-
-config home_agent
-	option address '${HA}'
-	option home_network '127.12.1.0/24'
-	option max_lifetime '60'
-
-${Array.from({ length: NODES }, (_, i) => `config mobile_node
-	option home_address '${home(i)}'
-	option nai '${nai(i)}'
-	option spi '256'
-	option key '${hex('c1', i)}'
-`).join('\n')}
-${[A, B].map((p) => `config peer
-	option role 'proxy'
-	option address '${p.inside}'
-	option spi '1000'
-	option key '${PX_HA_KEY}'
-`).join('\n')}`;
+const HA_CONF = loopbackHaConfig({
+  address: HA, port: PORT, socket: sock('ha'), homeNetwork: '127.12.1.0/24', maxLifetime: 60,
+  nodes: Array.from({ length: NODES }, (_, i) => ({ home: home(i), nai: nai(i), key: hex('c1', i) })),
+  peers: [A, B].map((p) => ({ role: 'proxy' as const, address: p.inside, spi: 1000, key: PX_HA_KEY })),
+});
 
 const proxyConf = (p: ProxySpec) => `config roamd 'main'
 	option role 'proxy'

@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildBundle, startDaemon, RunningDaemon, tempDir, until } from '../util/daemon';
+import { buildBundle, startDaemon, RunningDaemon, tempDir, until, loopbackHaConfig } from '../util/daemon';
 import { encodeRequest } from '../../src/roles/messages';
 import { SecurityAssociation } from '../../src/auth/security-association';
 import { timestampId } from '../../src/auth/replay';
@@ -40,30 +40,11 @@ const PROFILE = {
     max_simultaneous_bindings: 1, max_pending_per_node: 5, pending_timeout_ms: 7000, pool_hold_ms: 0, proxy_coa_per_node: 1, tick_ms: 100 },
 };
 
-const HA_CONF = `config roamd 'main'
-	option role 'ha'
-	list listen '${HA}'
-	option port '${PORT}'
-	option control_socket '${sock('ha')}'
-	option dataplane 'none'
-	option rate_limit '0'
-
-config home_agent
-	option address '${HA}'
-	option home_network '127.11.9.0/24'
-	option max_lifetime '2'
-
-${Array.from({ length: NODES }, (_, i) => `config mobile_node
-	option home_address '${home(i)}'
-	option spi '256'
-	option key '${keyHex(i)}'
-`).join('\n')}
-config peer
-	option role 'fa'
-	option address '${FA}'
-	option spi '1001'
-	option key '${FA_HA_KEY}'
-`;
+const HA_CONF = loopbackHaConfig({
+  address: HA, port: PORT, socket: sock('ha'), homeNetwork: '127.11.9.0/24', maxLifetime: 2,
+  nodes: Array.from({ length: NODES }, (_, i) => ({ home: home(i), key: keyHex(i) })),
+  peers: [{ role: 'fa', address: FA, spi: 1001, key: FA_HA_KEY }],
+});
 
 const FA_CONF = () => `config roamd 'main'
 	option role 'fa'

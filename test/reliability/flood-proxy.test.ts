@@ -20,7 +20,7 @@ import * as assert from 'uvu/assert';
 import { createSocket, Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildBundle, startDaemon, RunningDaemon, tempDir, sleep } from '../util/daemon';
+import { buildBundle, startDaemon, RunningDaemon, tempDir, sleep, loopbackHaConfig } from '../util/daemon';
 import { encodeRequest, nvse, NvseType, DEFAULT_VENDOR_ID } from '../../src/roles/messages';
 import { SecurityAssociation } from '../../src/auth/security-association';
 import { timestampId } from '../../src/auth/replay';
@@ -40,30 +40,11 @@ const sock = (n: string) => join(dir, `${n}.sock`);
 let ha: RunningDaemon, proxy: RunningDaemon, deadHa: Socket;
 let deadHaReceived = 0;
 
-const HA_CONF = `config roamd 'main'
-	option role 'ha'
-	list listen '${HA}'
-	option port '${PORT}'
-	option control_socket '${sock('ha')}'
-	option dataplane 'none'
-	option rate_limit '0'
-
-config home_agent
-	option address '${HA}'
-	option home_network '127.13.1.0/24'
-
-config mobile_node
-	option home_address '${LEGIT.home}'
-	option nai '${LEGIT.nai}'
-	option spi '256'
-	option key '${LEGIT.haKey}'
-
-config peer
-	option role 'proxy'
-	option address '${INSIDE}'
-	option spi '1000'
-	option key '${PX_HA_KEY}'
-`;
+const HA_CONF = loopbackHaConfig({
+  address: HA, port: PORT, socket: sock('ha'), homeNetwork: '127.13.1.0/24',
+  nodes: [{ home: LEGIT.home, nai: LEGIT.nai, key: LEGIT.haKey }],
+  peers: [{ role: 'proxy', address: INSIDE, spi: 1000, key: PX_HA_KEY }],
+});
 
 const PROXY_CONF = `config roamd 'main'
 	option role 'proxy'

@@ -97,3 +97,37 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | n
 }
 
 export { writeFileSync };
+
+export interface LoopbackHa {
+  address: string; port: number; socket: string; homeNetwork: string; maxLifetime?: number;
+  nodes: Array<{ home: string; nai?: string; spi?: number; key: string }>;
+  peers: Array<{ role: 'fa' | 'proxy'; address: string; spi: number; key: string }>;
+}
+
+/** A signalling-only home agent on loopback (dataplane none, no rate limit) as UCI text, for the lanes that run one. */
+export function loopbackHaConfig(o: LoopbackHa): string {
+  const nodes = o.nodes.map((n) => `config mobile_node
+	option home_address '${n.home}'${n.nai ? `\n\toption nai '${n.nai}'` : ''}
+	option spi '${n.spi ?? 256}'
+	option key '${n.key}'
+`);
+  const peers = o.peers.map((p) => `config peer
+	option role '${p.role}'
+	option address '${p.address}'
+	option spi '${p.spi}'
+	option key '${p.key}'
+`);
+  return `config roamd 'main'
+	option role 'ha'
+	list listen '${o.address}'
+	option port '${o.port}'
+	option control_socket '${o.socket}'
+	option dataplane 'none'
+	option rate_limit '0'
+
+config home_agent
+	option address '${o.address}'
+	option home_network '${o.homeNetwork}'${o.maxLifetime !== undefined ? `\n\toption max_lifetime '${o.maxLifetime}'` : ''}
+
+${[...nodes, ...peers].join('\n')}`;
+}

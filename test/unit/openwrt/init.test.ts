@@ -133,6 +133,7 @@ test('service_triggers: config reload trigger, interface trigger for the netifd 
   assert.is(main.data.role, 'or("ha","fa","proxy","mn")');
   assert.is(main.data.port, 'port');
   assert.is(main.data.listen, 'list(ip4addr)');
+  assert.is(main.data.rate_limit, 'range(0,1000000)', 'rate_limit validated like the daemon (0 to 1 000 000)');
   assert.equal(r.validate.map((v) => v.type), ['roamd', 'home_agent', 'proxy', 'foreign_agent', 'mobile', 'interface', 'peer', 'mobile_node']);
 });
 

@@ -18,16 +18,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { World, WorldOptions, ADDR, waitFor } from '../test/e2e/world';
+import { ipToString } from '../src/platform/address';
 import { NEEDS_ROOT, isRoot, buildBundle, track, plainVpnNode, initiateVpn, benchMain } from './netns-lab';
 
 const KEYS = ['vpn_tunnel_mbps', 'tunnel_mbps', 'libipsec_mbps', 'direct_mbps', 'tunnel_vs_libipsec', 'vpn_tunnel_vs_libipsec',
   'tunnel_vs_direct', 'libipsec_vs_direct', 'ratio_goal', 'seconds_per_run'] as const;
-
-function ipStr(v: unknown): string {
-  if (typeof v === 'string') return v;
-  const n = Number(v) >>> 0;
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
 
 /** One iperf3 run from namespace `ns` to `host` (a server runs on the node); Mbit/s received. */
 function iperf(ns: string, host: string, seconds: number): number {
@@ -62,11 +57,7 @@ export async function roamdThroughput(T: number, options: WorldOptions, log: (s:
   const w = new World(undefined, options);
   track(w);
   try {
-    w.build();
-    w.startStrongswan();
-    await w.loadStrongswan();
-    w.startRoamd();
-    await w.ready();
+    await w.start();
     w.move('wired');
     let outer = '';
     let last: unknown;
@@ -74,7 +65,7 @@ export async function roamdThroughput(T: number, options: WorldOptions, log: (s:
       const st = (await w.call('mn', { cmd: 'status' })).dataplaneState;
       last = st;
       if (!st || st.location !== 'foreign' || st.vpn !== 'up' || st.tunnel === 'none' || st.ifname !== 'wired0') return false;
-      outer = ipStr(st.outerAddress);
+      outer = ipToString(st.outerAddress);
       return outer !== '0.0.0.0';
     }, 30_000).catch((e: Error) => {
       throw new Error(`${e.message}: last status ${JSON.stringify(last)}\n${w.daemon('mn').log.slice(-3000)}`);

@@ -123,11 +123,7 @@ export async function benchHandoff(opts: { moves: number; log: (s: string) => vo
   let w = new World();
   track(w);
   try {
-    w.build();
-    w.startStrongswan();
-    await w.loadStrongswan();
-    w.startRoamd();
-    await w.ready();
+    await w.start();
     const p = await UdpProbe.start(w);
     w.move('hotspot');
     await roamdAt(w, 'hotspot');

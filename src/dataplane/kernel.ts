@@ -46,7 +46,7 @@ import { Rtnl, sysctl, RULE_BASE, ROAMD_PROTO, RouteSpec, RuleSpec } from '../ne
 import { RTM, NLM_F, ipipExternalLink, routeMessage, routeDeleteMessage, clsactQdisc, flowerFilter, flowerDelete, KRoute } from '../netlink/lwtunnel';
 import type { Action } from '../roles/types';
 import type { DataPlane, DataplaneHost } from './index';
-import { coveringPrefixes, type UserspaceOptions } from './userspace';
+import { coveringPrefixes, UserspaceDataPlane, type UserspaceOptions } from './userspace';
 import { ipToString as ipStr } from '../platform/address';
 import { gratuitousArp } from './native';
 import { DiscoverySockets } from './discovery';
@@ -164,7 +164,6 @@ export class KernelDataPlane implements DataPlane {
     const o = this.o;
     if (this.deps.delegate !== undefined) this.delegate = this.deps.delegate;
     else if (o.role !== 'fa') {
-      const { UserspaceDataPlane } = await import('./userspace');
       // The kernel decapsulates IP-in-IP: a raw socket would get a copy of every tunnelled packet.
       this.delegate = new UserspaceDataPlane(this.host, { ...o, rawIpip: false });
     }
@@ -209,15 +208,7 @@ export class KernelDataPlane implements DataPlane {
       // The foreign agent has no userspace plane: agent discovery (solicitations in, advertisements
       // out) has its own sockets.
       this.discovery = new DiscoverySockets(this.host);
-      const guard = (what: string, fn: () => void) => {
-        try {
-          fn();
-        } catch (e) {
-          this.count(`${what}_error`);
-          this.host.log('warn', 'dataplane-packet-error', { where: what, error: (e as Error).message });
-        }
-      };
-      for (const i of o.faInterfaces ?? []) this.discovery.open(i.ifname, [10], guard);
+      for (const i of o.faInterfaces ?? []) this.discovery.open(i.ifname, [10]);
     }
     this.host.log('info', 'dataplane-started', { mode: 'kernel', role: o.role, device: this.ipipName, delegate: this.delegate ? 'userspace' : 'none' });
   }

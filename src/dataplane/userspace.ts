@@ -161,14 +161,14 @@ export class UserspaceDataPlane implements DataPlane {
         break;
       case 'fa':
         await this.nl.addRoute({ dst: 0, prefixLength: 0, table: FA_TABLE, dev: tunIndex });
-        for (const i of o.faInterfaces ?? []) this.icmp.open(i.ifname, [10], this.guard.bind(this));
+        for (const i of o.faInterfaces ?? []) this.icmp.open(i.ifname, [10]);
         break;
       case 'mn':
         this.vpnTun = Tun.open(o.vpnTunName ?? 'roamdvpn', { up: true, mtu: 1400 });
         this.vpnTun.onPackets(() => this.count('vpn_tun_rx')); // nothing is routed here; only its address matters
         for (const k of o.mnInterfaces ?? []) {
           try {
-            this.icmp.open(k, [9], this.guard.bind(this));
+            this.icmp.open(k, [9]);
             sysctl(`net.ipv4.conf.${k}.rp_filter`, '0');
           } catch (e) {
             this.host.log('warn', 'interface-unavailable', { ifname: k, error: (e as Error).message });

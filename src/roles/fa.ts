@@ -693,8 +693,8 @@ function onReply(st: FaState, ev: UdpEvent, rp: RegistrationReply, now: number):
   // registration restores it; the node itself still checks MN-HA.)
   const haSa = st.homeAgents.get(P.homeAgent[p]!);
   const dereg = P.lifetime[p] === 0 || P.careOf[p] === P.home[p];
-  const fh = haSa ? authExtensions(x, Ext.FA_HA_AUTH) : [];
-  if (haSa && !(dereg && fh.length === 0)) {
+  const fh = authExtensions(x, Ext.FA_HA_AUTH);
+  if (haSa && (fh.length > 0 || !dereg)) {
     if (fh.length !== 1 || !checkAuth(haSa, ev.data, 0, fh[0])) {
       count(st.counters, 'auth_fail');
       const out = [log('warn', 'fa.security', { event: 'fa-ha authentication failed', src: ip(ev.src), home: ip(rp.homeAddress) }), ...replyFromPending(st, p, ReplyCode.FA_HA_AUTH_FAILED)];

@@ -19,7 +19,7 @@ import { AddressPool } from '../tables/address-pool';
 import { FULL, NODE_LIMIT, NONE } from '../tables/status';
 import type { Prefix } from '../platform/address';
 import { Action, Counters, RoleEvent, Random32, count, log, ipStr } from './types';
-import { checkRequest, buildReply, replyPeer, naiOf, naiKey, udpTunnelReply, NodeRecord, PeerRecord, RegistrarConfig, Verdict, Lookup } from './registrar';
+import { checkRequest, buildReply, naiOf, naiKey, udpTunnelReply, NodeRecord, PeerRecord, RegistrarConfig, Verdict, Lookup } from './registrar';
 import { ackRevocation, encodeRevocation, faHaAuthentic } from './messages';
 
 export interface HaConfig {
@@ -189,7 +189,7 @@ function onRequest(st: HaState, data: Buffer, src: number, srcPort: number, now:
   if (home < 0) {
     const code = home === FULL ? ReplyCode.HA_INSUFFICIENT_RESOURCES : ReplyCode.HA_PROHIBITED;
     deny(st, code, home === FULL ? 'home-pool-full' : 'home-address-not-assigned-to-node',
-      buildReply(st.reg, node.sa, replyPeer(req, peer), code, 0, req.homeAddress, req.idHigh, req.idLow, [], naiOf(req.extensions)), src, srcPort, out);
+      buildReply(st.reg, node.sa, req, peer, code, 0, req.homeAddress, req.idHigh, req.idLow, [], naiOf(req.extensions)), src, srcPort, out);
     return;
   }
   const extra: Extension[] = [];
@@ -203,7 +203,7 @@ function onRequest(st: HaState, data: Buffer, src: number, srcPort: number, now:
     const removed = deregister(st, home, req.careOfAddress, now, out);
     count(st.counters, 'deregistered');
     out.push(log('info', 'deregistered', { home: ipStr(home), careOf: ipStr(req.careOfAddress), removed }));
-    send(out, buildReply(st.reg, node.sa, replyPeer(req, peer), ReplyCode.ACCEPTED, 0, home, v.replyHigh, v.replyLow, extra, naiOf(req.extensions)), src, srcPort);
+    send(out, buildReply(st.reg, node.sa, req, peer, ReplyCode.ACCEPTED, 0, home, v.replyHigh, v.replyLow, extra, naiOf(req.extensions)), src, srcPort);
     releaseIfUnbound(st, node, home, now);
     return;
   }
@@ -220,7 +220,7 @@ function onRequest(st: HaState, data: Buffer, src: number, srcPort: number, now:
   if (slot < 0) {
     const code = slot === NODE_LIMIT ? ReplyCode.HA_TOO_MANY_BINDINGS : ReplyCode.HA_INSUFFICIENT_RESOURCES;
     deny(st, code, slot === NODE_LIMIT ? 'too-many-bindings' : 'binding-table-full',
-      buildReply(st.reg, node.sa, replyPeer(req, peer), code, 0, home, req.idHigh, req.idLow, [], naiOf(req.extensions)), src, srcPort, out);
+      buildReply(st.reg, node.sa, req, peer, code, 0, home, req.idHigh, req.idLow, [], naiOf(req.extensions)), src, srcPort, out);
     releaseIfUnbound(st, node, home, now);
     return;
   }
@@ -234,7 +234,7 @@ function onRequest(st: HaState, data: Buffer, src: number, srcPort: number, now:
     home: ipStr(home), careOf: ipStr(req.careOfAddress), lifetime: v.lifetime, mode: mode === MODE_VPN_GATEWAY ? 'vpn' : 'tunnel',
     tunnel: v.tunnel, via: peer ? ipStr(peer.address) : 'direct', simultaneous: (req.flags & 0x80) !== 0,
   }));
-  send(out, buildReply(st.reg, node.sa, replyPeer(req, peer), ReplyCode.ACCEPTED, v.lifetime, home, v.replyHigh, v.replyLow, extra, naiOf(req.extensions)), src, srcPort);
+  send(out, buildReply(st.reg, node.sa, req, peer, ReplyCode.ACCEPTED, v.lifetime, home, v.replyHigh, v.replyLow, extra, naiOf(req.extensions)), src, srcPort);
 }
 
 function findKind(exts: readonly Extension[], kind: Extension['kind']): boolean {

@@ -23,7 +23,7 @@ import { ProxyMap, TUNNEL_IPIP, TUNNEL_UDP } from '../tables/proxy-map';
 import { AddressPool } from '../tables/address-pool';
 import { CONFLICT, FULL, NODE_LIMIT, NONE } from '../tables/status';
 import { Action, Counters, RoleEvent, Random32, count, log, ipStr } from './types';
-import { checkRequest, buildReply, replyPeer, naiOf, naiKey, udpTunnelReply, NodeRecord, PeerRecord, RegistrarConfig } from './registrar';
+import { checkRequest, buildReply, naiOf, naiKey, udpTunnelReply, NodeRecord, PeerRecord, RegistrarConfig } from './registrar';
 import { appendAuth, checkAuth, encodeRevocation, ackRevocation, faHaAuthentic, findNvse, firstAuth, lengthThrough, nvse, NvseType } from './messages';
 
 export interface ProxyConfig {
@@ -147,7 +147,7 @@ export function stepProxy(st: ProxyState, ev: RoleEvent, now: number): Action[] 
         count(st.counters, 'home_timeout');
         out.push(log('warn', 'home-agent-timeout', { nai: p.nai, ha: ipStr(p.ha) }));
         releaseOuterIfUnused(st, p, now);
-        send(st, out, buildReply(st.reg, p.node.sa, replyPeer(p.req, p.peer), ReplyCode.FA_HA_UNREACHABLE, 0, p.outer, p.req.idHigh, p.req.idLow, [], p.nai), p.src, p.srcPort);
+        send(st, out, buildReply(st.reg, p.node.sa, p.req, p.peer, ReplyCode.FA_HA_UNREACHABLE, 0, p.outer, p.req.idHigh, p.req.idLow, [], p.nai), p.src, p.srcPort);
       }
       for (const [nai, h] of st.homes) if (h.expiresAt <= now) st.homes.delete(nai);
       break;
@@ -184,7 +184,7 @@ function onOuterRequest(st: ProxyState, data: Buffer, src: number, srcPort: numb
   const { req, node, peer } = v;
   const nai = node.nai!;
   const denyNow = (code: number, reason: string, ext: Extension[] = []) =>
-    deny(st, code, reason, buildReply(st.reg, node.sa, replyPeer(req, peer), code, 0, req.homeAddress, req.idHigh, req.idLow, ext, nai), src, srcPort, out);
+    deny(st, code, reason, buildReply(st.reg, node.sa, req, peer, code, 0, req.homeAddress, req.idHigh, req.idLow, ext, nai), src, srcPort, out);
 
   // The outer address: the one this NAI holds, or a new one from the pool (RFC 2794 style).
   const [hi, lo] = naiKey(nai);
@@ -198,7 +198,7 @@ function onOuterRequest(st: ProxyState, data: Buffer, src: number, srcPort: numb
     deregister(st, nai, req.careOfAddress, src, srcPort, now, out);
     relayHomeDeregistration(st, req, now, out);
     const outer = held ? st.pool.addressOf(slot) : req.homeAddress;
-    send(st, out, buildReply(st.reg, node.sa, replyPeer(req, peer), ReplyCode.ACCEPTED, 0, outer, v.replyHigh, v.replyLow, [], nai), src, srcPort);
+    send(st, out, buildReply(st.reg, node.sa, req, peer, ReplyCode.ACCEPTED, 0, outer, v.replyHigh, v.replyLow, [], nai), src, srcPort);
     return;
   }
   slot = st.pool.allocate(hi, lo, now);
@@ -221,7 +221,7 @@ function onOuterRequest(st: ProxyState, data: Buffer, src: number, srcPort: numb
       return denyNow(code, 'proxy-map');
     }
     const ext: Extension[] = udpRequested ? [udpTunnelReply(st.reg, v.tunnel, v.forced)] : [];
-    send(st, out, buildReply(st.reg, node.sa, replyPeer(req, peer), ReplyCode.ACCEPTED, v.lifetime, outer, v.replyHigh, v.replyLow, ext, nai), src, srcPort);
+    send(st, out, buildReply(st.reg, node.sa, req, peer, ReplyCode.ACCEPTED, v.lifetime, outer, v.replyHigh, v.replyLow, ext, nai), src, srcPort);
     return;
   }
 
@@ -335,7 +335,7 @@ function onHomeReply(st: ProxyState, data: Buffer, src: number, now: number, out
     count(st.counters, `deny_${code}`);
   }
   out.push(log(code === 0 ? 'info' : 'warn', 'home-reply', { nai: p.nai, code, home: ipStr(m.homeAddress), outer: ipStr(p.outer) }));
-  send(st, out, buildReply(st.reg, p.node.sa, replyPeer(p.req, p.peer), code, lifetime, p.outer, p.replyHigh, p.replyLow, ext, p.nai), p.src, p.srcPort);
+  send(st, out, buildReply(st.reg, p.node.sa, p.req, p.peer, code, lifetime, p.outer, p.replyHigh, p.replyLow, ext, p.nai), p.src, p.srcPort);
 }
 
 /** Puts (home, outer) at the request's care-of address into the proxy map; returns the reply code. */

@@ -92,7 +92,7 @@ export function checkRequest(cfg: RegistrarConfig, look: Lookup, ctx: RequestCon
   if (fhExts.length > 0 && !peer?.sa) return { kind: 'drop', reason: 'fa-ha-without-sa' };
   const deny = (code: number, reason: string, idHigh = req.idHigh, idLow = req.idLow): Verdict => ({
     kind: 'deny', code, reason,
-    reply: buildReply(cfg, node.sa, replyPeer(req, peer), code, 0, req.homeAddress, idHigh, idLow, [], nai),
+    reply: buildReply(cfg, node.sa, req, peer, code, 0, req.homeAddress, idHigh, idLow, [], nai),
   });
   if (!checkAuth(node.sa, ctx.buf, 0, mnha)) return deny(ReplyCode.HA_MN_AUTH_FAILED, 'mn-ha-auth');
   // §3.8.2.1 b: Identification, with the SA selected by the SPI.
@@ -162,18 +162,16 @@ export function naiOf(exts: readonly Extension[]): string | undefined {
  * node's SA, then FA-HA authentication when we share an SA with the relaying agent.
  */
 /**
- * The peer whose FA-HA extension signs the reply to `req`: none for a deregistration (lifetime 0, or
- * the care-of address equal to the home address), which RFC 5944 §3.5.4 says the Foreign-Home
- * Authentication extension MUST NOT be applied to.
+ * The reply to `req`, signed MN-HA, and FA-HA when it came through `peer` and shares an SA with it —
+ * except for a deregistration (lifetime 0, or the care-of address equal to the home address): RFC
+ * 5944 §3.5.4 says the Foreign-Home Authentication extension MUST NOT be applied to deregistration
+ * messages, accepted or denied.
  */
-export function replyPeer(req: { lifetime: number; careOfAddress: number; homeAddress: number }, peer: PeerRecord | undefined): PeerRecord | undefined {
-  return req.lifetime === 0 || req.careOfAddress === req.homeAddress ? undefined : peer;
-}
-
-export function buildReply(cfg: RegistrarConfig, sa: SecurityAssociation, peer: PeerRecord | undefined,
-  code: number, lifetime: number, home: number, idHigh: number, idLow: number, extra: Extension[], nai?: string): Buffer {
+export function buildReply(cfg: RegistrarConfig, sa: SecurityAssociation, req: { lifetime: number; careOfAddress: number; homeAddress: number },
+  peer: PeerRecord | undefined, code: number, lifetime: number, home: number, idHigh: number, idLow: number, extra: Extension[], nai?: string): Buffer {
   const signers: Signer[] = [{ type: 32, sa }];
-  if (peer?.sa) signers.push({ type: 34, sa: peer.sa });
+  const dereg = req.lifetime === 0 || req.careOfAddress === req.homeAddress;
+  if (peer?.sa && !dereg) signers.push({ type: 34, sa: peer.sa });
   return encodeReply({
     type: 3, code, lifetime, homeAddress: home, homeAgent: cfg.address, idHigh, idLow,
     extensions: nai === undefined ? extra : [{ kind: 'nai', nai }, ...extra],

@@ -13,6 +13,7 @@ import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { World, Place, ADDR, IFACE, ROOT, waitFor } from './world';
 import { sh } from './netns';
+import { ipToString } from '../../src/platform/address';
 import { ChildProcess } from 'node:child_process';
 import { probe, probeOnce, UdpProbe } from './udp-probe';
 
@@ -35,11 +36,7 @@ async function setUp(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the e2e lane needs root (network namespaces, TUN devices, strongSwan): run npm test as root');
   // The VM lane builds the bundle on the host before booting the guest (ROAMD_E2E_PREBUILT=1).
   if (process.env.ROAMD_E2E_PREBUILT !== '1') execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { stdio: 'pipe' });
-  w.build();
-  w.startStrongswan();
-  await w.loadStrongswan();
-  w.startRoamd();
-  await w.ready();
+  await w.start();
   probe(w, w.ns.cn!, 'tcp-server', '5001');
   probe(w, w.ns.mn!, 'tcp-server', '5002');
   probe(w, w.ns.mn!, 'bulk-server', '5004');
@@ -49,8 +46,6 @@ async function setUp(): Promise<void> {
   await waitFor('tcp stream connected', async () => streamLog.includes('connected'));
 }
 
-const ipText = (n: number) => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-
 /** The node's routing, IPsec and data plane state, for a stage that failed. */
 async function pathState(): Promise<string> {
   const mn = w.ns.mn!, px = w.ns.px!;
@@ -58,7 +53,7 @@ async function pathState(): Promise<string> {
   const status = async (name: string) => JSON.stringify((await w.call(name, { cmd: 'status' }).catch(() => null))?.dataplaneStatus ?? null).slice(0, 1500);
   return [
     run(mn, 'ip', 'rule'), run(mn, 'ip', '-d', 'route', 'show', 'table', 'all', 'proto', '213'), run(mn, 'ip', 'route', 'show', 'table', '220'),
-    run(mn, 'ip', 'route', 'get', ADDR.cn, 'from', ADDR.home), run(mn, 'ip', 'route', 'get', ADDR.gwOut, 'from', String(ipText((await w.call('mn', { cmd: 'status' }).catch(() => null))?.dataplaneState?.outerAddress ?? 0))),
+    run(mn, 'ip', 'route', 'get', ADDR.cn, 'from', ADDR.home), run(mn, 'ip', 'route', 'get', ADDR.gwOut, 'from', ipToString((await w.call('mn', { cmd: 'status' }).catch(() => null))?.dataplaneState?.outerAddress ?? 0)),
     run(mn, 'ss', '-tin'), run(mn, 'cat', '/proc/net/xfrm_stat'), run(mn, 'nstat', '-az', 'Ip*', 'Udp*'),
     run(mn, 'ip', '-s', 'xfrm', 'state'), run(w.ns.gw!, 'ip', '-s', 'xfrm', 'state'), run(mn, 'ip', '-s', 'link'), run(px, 'ip', '-s', 'link'),
     `ha data plane: ${await status('ha')}`,

@@ -86,6 +86,15 @@ export class World {
     mkdirSync(this.dir, { recursive: true });
   }
 
+  /** The whole deployment up: namespaces, strongSwan on gw and mn, the four roamd daemons answering. */
+  async start(): Promise<void> {
+    this.build();
+    this.startStrongswan();
+    await this.loadStrongswan();
+    this.startRoamd();
+    await this.ready();
+  }
+
   /** Builds namespaces, links, addresses and routes. */
   build(): void {
     const L = this.lab;

@@ -54,6 +54,11 @@ export interface UserspaceOptions {
 const MN_TABLE = 210;
 const MN_AGENT_TABLE = 211;
 const FA_TABLE = 212;
+/**
+ * Per-interface exits of the node's other care-of addresses (standby binding, pending registration):
+ * table MN_LINK_TABLE + the interface's position in the configuration.
+ */
+const MN_LINK_TABLE = 2100;
 /** Home agent: away nodes' home addresses toward the VPN gateway, for our own re-injected packets. */
 const HA_VPN_TABLE = 214;
 
@@ -345,7 +350,8 @@ export class UserspaceDataPlane implements DataPlane {
   private async mnState(a: Extract<Action, { kind: 'mn-state' }>): Promise<void> {
     const prev = this.mn;
     this.mn = a;
-    const same = prev && prev.location === a.location && prev.careOf === a.careOf && prev.agent === a.agent && prev.outerAddress === a.outerAddress && prev.homeAddress === a.homeAddress && prev.ifname === a.ifname && prev.tunnel === a.tunnel;
+    const same = prev && prev.location === a.location && prev.careOf === a.careOf && prev.agent === a.agent && prev.outerAddress === a.outerAddress
+      && prev.homeAddress === a.homeAddress && prev.ifname === a.ifname && prev.tunnel === a.tunnel && JSON.stringify(prev.others) === JSON.stringify(a.others);
     // Leaving the VPN (home: pass-through) happens before the routes change, so nothing the node
     // sends next (its deregistration, its traffic) is routed into a tunnel that no longer leads anywhere.
     // A node between registrations ('down') keeps its SAs: nothing is renegotiated on a move.
@@ -373,6 +379,18 @@ export class UserspaceDataPlane implements DataPlane {
         if (!a.agent) want.rules.push({ priority: RULE_BASE, table: MN_AGENT_TABLE, src: a.careOf });
         want.rules.push({ priority: RULE_BASE + 1, table: MN_AGENT_TABLE, oif: a.ifname });
         this.installedGw = `${a.ifname}/${gw}`;
+      }
+      // Other co-located care-of addresses (a standby binding, a registration in flight from a new
+      // link): what is sent from one leaves through its own link, by its own table. A foreign
+      // agent's link needs nothing: the agent's host route (agentHeard) is enough.
+      for (const o of a.others) {
+        const pos = (this.o.mnInterfaces ?? []).indexOf(o.ifname);
+        const idx = o.agent || !o.careOf || pos < 0 ? 0 : await nl.linkIndex(o.ifname).catch(() => 0);
+        if (!idx) continue;
+        const table = MN_LINK_TABLE + pos;
+        const ogw = await this.defaultGateway(idx);
+        want.routes.push(ogw ? { dst: 0, prefixLength: 0, table, gateway: ogw, dev: idx } : { dst: 0, prefixLength: 0, table, dev: idx, scope: 'link' });
+        want.rules.push({ priority: RULE_BASE, table, src: o.careOf });
       }
     }
     // The outer address (the VPN's local address) and its route stay through a detached spell between
@@ -419,14 +437,34 @@ export class UserspaceDataPlane implements DataPlane {
     }
   }
 
+  /** Last keepalive sent from each standby care-of address (the current one counts its traffic: lastTx). */
+  private readonly standbyTx = new Map<number, number>();
+
   private natKeepalive(): void {
     const a = this.mn;
-    if (!a || a.location !== 'foreign' || a.tunnel !== 'udp' || !this.o.proxyOutside) return;
+    const proxy = this.o.proxyOutside;
+    if (!a || a.location !== 'foreign' || !proxy) return;
     const k = (this.o.natKeepaliveS ?? 20) * 1000;
-    if (Date.now() - this.lastTx < k) return;
+    const now = Date.now();
     // RFC 3519 §4.9: a UDP-encapsulated ICMP echo request to the home agent (here, the proxy).
-    this.sendUdpTunnel(icmpEcho(a.outerAddress, this.o.proxyOutside, 0x726d, Date.now() & 0xffff), this.o.proxyOutside, this.o.mipPort, a.careOf);
-    this.count('nat_keepalive');
+    const ping = (careOf: number) => {
+      // Straight to the socket: lastTx is the current care-of address's traffic alone.
+      this.host.sendUdp(tunnelDataFrame(icmpEcho(a.outerAddress, proxy, 0x726d, now & 0xffff)), proxy, this.o.mipPort, careOf);
+      if (careOf === a.careOf) this.lastTx = now;
+      this.count('nat_keepalive');
+    };
+    if (a.tunnel === 'udp' && now - this.lastTx >= k) ping(a.careOf);
+    // A standby binding behind a NAT carries no traffic of ours: its mapping needs keepalives too.
+    for (const o of a.others) {
+      if (o.tunnel !== 'udp') continue;
+      const last = this.standbyTx.get(o.careOf);
+      if (last === undefined) this.standbyTx.set(o.careOf, now); // just registered: the request opened the mapping
+      else if (now - last >= k) {
+        ping(o.careOf);
+        this.standbyTx.set(o.careOf, now);
+      }
+    }
+    for (const c of this.standbyTx.keys()) if (!a.others.some((o) => o.careOf === c && o.tunnel === 'udp')) this.standbyTx.delete(c);
   }
 
   private sendUdpTunnel(inner: Buffer, dst: number, port: number, src?: number): void {

@@ -68,6 +68,7 @@ export function buildMnConfig(file: string, p: UciPackage, port: number, vendorI
     forceUdpTunnel: m.bool('force_udp_tunnel', false),
     alwaysUdpTunnel: m.bool('always_udp_tunnel', true),
     simultaneousBindings: m.bool('simultaneous_bindings', true),
+    standbyBindings: m.bool('standby_bindings', false),
     mipPort: port,
     solicitInterval: m.int('solicit_interval', 1, 600, 3),
     maxRetransmitInterval: m.int('max_retransmit', 1, 600, 8),

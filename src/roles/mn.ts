@@ -6,8 +6,8 @@
  * registration for the i-HA in an NVSE. Without a proxy it is a plain RFC 5944 mobile node.
  *
  * Pure state machine (STYLE.md §6): `stepMn(state, event, now) → actions`. Bounds: one agent per
- * configured interface, at most three pending requests (registration, home and outer
- * deregistration); nothing grows with traffic.
+ * configured interface, at most four pending requests (registration, standby registration, home
+ * and outer deregistration), at most two bindings (current and standby); nothing grows with traffic.
  *
  * Choices where the RFCs are silent:
  * - An FA care-of address (F bit, not busy) is preferred over a co-located address whenever an FA
@@ -15,6 +15,16 @@
  * - Make-before-break: the new CoA is registered with S; once accepted, the node registers the
  *   same CoA again without S one second later (§3.6.3 rate limit), which removes the old binding
  *   at once instead of leaving duplicates until it expires.
+ * - Standby bindings (`standbyBindings`, needs S): while bound, the node also registers, with S,
+ *   the best other usable link's care-of address, so the agent sends a copy of every packet there
+ *   too (§3.6.1.2). When the current link goes, the standby becomes current at once — no
+ *   registration round trip, nothing lost downstream — and a registration without S from it then
+ *   removes the dead binding. Whenever the agent may hold a binding the node no longer wants (a
+ *   link went, the standby changed), the next registration of the current CoA goes without S
+ *   ("prune"); the standby is registered again afterwards. After each standby registration the
+ *   current CoA is registered again (≥ 1 s later), so the newest binding is always the preferred
+ *   one (the kernel data plane routes to the newest). A reply code 1 (simultaneous bindings
+ *   unsupported) turns standby off until reloadMn.
  * - Registrations are retransmitted indefinitely at the capped interval while the CoA stays usable;
  *   deregistrations are given up after three transmissions (the binding expires anyway).
  * - Without a proxy there is no VPN layering: a registered node reports vpn 'pass-through'.
@@ -55,6 +65,8 @@ export interface MnConfig {
   alwaysUdpTunnel?: boolean;
   /** S bit for make-before-break. */
   simultaneousBindings: boolean;
+  /** Keep a standby binding on the best other usable link (needs simultaneousBindings). */
+  standbyBindings?: boolean;
   mipPort: number;
   /** Nominal interval between the first solicitations, seconds (RFC 5944 §2.4). */
   solicitInterval: number;
@@ -120,7 +132,7 @@ export interface Attachment {
   agentLifetime: number;
 }
 
-type Purpose = 'reg' | 'dereg-home' | 'dereg-outer';
+type Purpose = 'reg' | 'standby' | 'dereg-home' | 'dereg-outer';
 type SaName = 'proxy' | 'home';
 
 export interface Pending {
@@ -146,6 +158,16 @@ export interface Pending {
   transmissions: number;
 }
 
+/** A standby binding: accepted at the agent, not used for upstream until the current link goes. */
+export interface Standby {
+  att: Attachment;
+  granted: number;
+  until: number;
+  renewAt: number;
+  tunnel: TunnelType;
+  keepalive: number;
+}
+
 /** Identification state per SA, RFC 5944 §5.7: clock offset (timestamps) or the HA's nonce. */
 export interface IdState { offset: number; nonce: number; lastHigh: number; lastLow: number; used: boolean }
 
@@ -166,6 +188,15 @@ export interface MnState {
     homeRenewAt: number;
     /** Register the next request with S (make-before-break). */
     mbb: boolean;
+    /** The standby binding (standbyBindings), null = none. */
+    standby: Standby | null;
+    /** The agent may hold a binding the node no longer wants: the next current registration goes without S. */
+    prune: boolean;
+    /** Standby registrations: no new attempt before this time (after a denial); backoff is the delay. */
+    standbyRetryAt: number;
+    standbyBackoff: number;
+    /** The agent answered a standby registration with code 1: no standby until reloadMn. */
+    standbyOff: boolean;
     /** Include the home request next time (128 "home registration required", 133 from the i-HA). */
     needHome: boolean;
     /** Denied: no new attempt before this time; backoff is the current delay. */
@@ -211,7 +242,7 @@ export function createMn(cfg: MnConfig, opts: { random: Random32; now: number })
     target: null,
     reg: {
       current: null, outerGranted: 0, outerUntil: 0, outerRenewAt: 0, homeGranted: 0, homeUntil: 0, homeRenewAt: 0,
-      mbb: false, needHome: false, retryAt: 0, backoff: 0, resyncs: 0, stopped: false, lastStart: -Infinity, lastLinkChange: -Infinity,
+      mbb: false, standby: null, prune: false, standbyRetryAt: 0, standbyBackoff: 0, standbyOff: false, needHome: false, retryAt: 0, backoff: 0, resyncs: 0, stopped: false, lastStart: -Infinity, lastLinkChange: -Infinity,
       tunnel: 'none', keepalive: 0, natDetected: false, lifetimeCap: 0,
     },
     ids: { proxy: newIdState(), home: newIdState() },
@@ -399,6 +430,7 @@ function evaluate(st: MnState, now: number, out: Action[]): void {
     location: next?.location ?? 'detached', ifname: next?.ifname ?? '', careOf: next?.careOf ?? 0, agent: next?.agent ?? 0,
   }));
   cancel(st, 'reg');
+  cancel(st, 'standby');
   st.reg.retryAt = 0;
   st.reg.backoff = 0;
   st.reg.lifetimeCap = 0;
@@ -407,8 +439,93 @@ function evaluate(st: MnState, now: number, out: Action[]): void {
     if (prev?.location !== 'home') goHome(st, now, out);
     return;
   }
-  const cur = st.reg.current;
-  st.reg.mbb = st.cfg.simultaneousBindings && !!cur && now < st.reg.outerUntil && usable(st, cur);
+  const r = st.reg;
+  const cur = r.current;
+  const curLive = !!cur && now < r.outerUntil && usable(st, cur);
+  if (!curLive && r.standby && sameAtt(r.standby.att, next) && now < r.standby.until) {
+    promote(st, r.standby, now, out);
+    return;
+  }
+  r.mbb = st.cfg.simultaneousBindings && curLive;
+}
+
+/**
+ * The current link went and the standby binding is where the node moves: it becomes the current
+ * binding at once (the agent already sends copies there), and a registration without S from it
+ * follows (as soon as §3.6 allows) to remove the dead binding.
+ */
+function promote(st: MnState, sb: Standby, now: number, out: Action[]): void {
+  const r = st.reg;
+  const from = r.current;
+  r.current = sb.att;
+  r.outerGranted = sb.granted;
+  r.outerUntil = sb.until;
+  r.outerRenewAt = now;
+  r.tunnel = sb.tunnel;
+  r.keepalive = sb.keepalive;
+  r.standby = null;
+  r.prune = true;
+  r.mbb = false;
+  count(st.counters, 'standby-promoted');
+  out.push(log('info', 'mn-standby-promoted', { ifname: sb.att.ifname, careOf: sb.att.careOf, from: from?.careOf ?? 0 }));
+}
+
+function standbyOn(st: MnState): boolean {
+  return !!st.cfg.standbyBindings && st.cfg.simultaneousBindings && !st.reg.standbyOff;
+}
+
+/** Where a standby binding belongs: the best usable foreign attachment on another interface. */
+function standbyCandidate(st: MnState, currentIf: string): Attachment | null {
+  const order = st.ifs.filter((i) => i.up && i.ifname !== currentIf).sort((x, y) => y.preference - x.preference);
+  for (const ifs of order) {
+    const a = classify(st, ifs);
+    if (a && a.location === 'foreign') return a;
+  }
+  return null;
+}
+
+/** Drops a standby binding that no longer fits (its link went, it expired, a better one is there, standby turned off). */
+function checkStandby(st: MnState, now: number, out: Action[]): void {
+  const r = st.reg;
+  const cur = r.current;
+  const settled = !!cur && !!st.target && sameAtt(cur, st.target) && now < r.outerUntil && usable(st, cur);
+  const cand = standbyOn(st) && settled ? standbyCandidate(st, cur!.ifname) : null;
+  const pend = st.pending.find((p) => p.purpose === 'standby');
+  if (pend && !sameAtt(pend.att, cand)) cancel(st, 'standby');
+  const sb = r.standby;
+  if (!sb) return;
+  const gone = now >= sb.until || !usable(st, sb.att) || !standbyOn(st);
+  if (!gone && (!cand || sameAtt(sb.att, cand))) return;
+  r.standby = null;
+  count(st.counters, 'standby-dropped');
+  out.push(log('info', 'mn-standby-dropped', { ifname: sb.att.ifname, careOf: sb.att.careOf, reason: now >= sb.until ? 'expired' : gone ? 'unusable' : 'better-link' }));
+  // Still bound at the agent: the next registration of the current CoA, without S, removes it.
+  if (now < sb.until) {
+    r.prune = true;
+    r.outerRenewAt = Math.min(r.outerRenewAt, now);
+  }
+}
+
+/** Registers the standby when one is wanted and none is held or it is due for renewal. */
+function tendStandby(st: MnState, now: number, out: Action[]): void {
+  const r = st.reg;
+  const cur = r.current;
+  if (!standbyOn(st) || r.stopped || r.prune || !cur || !st.target || !sameAtt(cur, st.target) || now >= r.outerUntil || !usable(st, cur)) return;
+  if (st.pending.some((p) => p.purpose === 'reg' || p.purpose === 'standby')) return;
+  if ((r.standby && now < r.standby.renewAt) || now < r.standbyRetryAt) return;
+  if (now < r.lastStart + MIN_REGISTRATION_GAP_MS && r.lastLinkChange <= r.lastStart) return;
+  const cand = r.standby?.att ?? standbyCandidate(st, cur.ifname);
+  if (!cand) return;
+  const c = st.cfg;
+  const p = newPending(st, {
+    purpose: 'standby', att: cand, sa: c.proxy ? 'proxy' : 'home', dst: cand.colocated ? directDst(st) : cand.agent,
+    src: cand.colocated ? cand.careOf : c.proxy ? st.outerAddress : st.homeAddress,
+    careOf: cand.careOf, lifetime: requestLifetime(st, cand), flags: regFlags(st, cand.colocated) | RegFlag.S, withHome: false,
+  }, now);
+  st.pending.push(p);
+  r.lastStart = now;
+  out.push(log('info', 'mn-register-standby', { ifname: cand.ifname, careOf: cand.careOf, agent: cand.agent, lifetime: p.lifetime }));
+  transmit(st, p, now, out);
 }
 
 // ---------------------------------------------------------------- registration, RFC 5944 §3.6
@@ -461,7 +578,7 @@ function encodePending(st: MnState, p: Pending): Buffer {
     // Plain registration or deregistration with the i-HA, RFC 5944 §3.6.1.2.
     const home = st.homeAddress;
     const exts: Extension[] = home === 0 ? [{ kind: 'nai', nai: st.cfg.nai }] : [];
-    if (p.purpose === 'reg') exts.push(...udpTunnelRequest(st, p));
+    if (p.purpose === 'reg' || p.purpose === 'standby') exts.push(...udpTunnelRequest(st, p));
     return encodeRequest({
       type: 1, flags: p.flags, lifetime: p.lifetime, homeAddress: home, homeAgent: st.cfg.homeAgent >>> 0,
       careOfAddress: p.careOf, idHigh: p.idHigh, idLow: p.idLow, extensions: exts,
@@ -473,7 +590,7 @@ function encodePending(st: MnState, p: Pending): Buffer {
     const hl = p.lifetime === 0 ? 0 : st.cfg.lifetime;
     exts.push(nvse(proxy.vendorId, NvseType.HOME_REQUEST, homeRequest(st, hl, { high: p.homeIdHigh, low: p.homeIdLow })));
   }
-  if (p.purpose === 'reg') exts.push(...udpTunnelRequest(st, p));
+  if (p.purpose === 'reg' || p.purpose === 'standby') exts.push(...udpTunnelRequest(st, p));
   return encodeRequest({
     type: 1, flags: p.flags, lifetime: p.lifetime, homeAddress: st.outerAddress, homeAgent: proxy.outside >>> 0,
     careOfAddress: p.careOf, idHigh: p.idHigh, idLow: p.idLow, extensions: exts,
@@ -492,7 +609,7 @@ function transmit(st: MnState, p: Pending, now: number, out: Action[]): void {
   p.transmissions++;
   p.due = now + p.timeout;
   out.push({ kind: 'send-udp', dst: p.dst, dstPort: st.cfg.mipPort, src: p.src, data: p.bytes });
-  count(st.counters, p.purpose === 'reg' ? 'tx-registration' : 'tx-deregistration');
+  count(st.counters, p.purpose === 'reg' || p.purpose === 'standby' ? 'tx-registration' : 'tx-deregistration');
 }
 
 function cancel(st: MnState, purpose: Purpose): void {
@@ -522,6 +639,14 @@ function regFlags(st: MnState, colocated: boolean): number {
   return (st.cfg.proxy || st.cfg.reverseTunnel ? RegFlag.T : 0) | (colocated ? RegFlag.D : 0);
 }
 
+/** Requested lifetime: configured, not above the FA's advertised registration lifetime (§3.6.1.2) nor a 69 reply's. */
+function requestLifetime(st: MnState, att: Attachment): number {
+  let lifetime = Math.min(st.cfg.lifetime, INFINITE_LIFETIME);
+  if (!att.colocated && att.agentLifetime > 0) lifetime = Math.min(lifetime, att.agentLifetime);
+  if (st.reg.lifetimeCap > 0) lifetime = Math.min(lifetime, st.reg.lifetimeCap);
+  return lifetime;
+}
+
 /** Starts a registration for the target attachment now (replacing any pending one). */
 function startRegistration(st: MnState, now: number, out: Action[]): void {
   const att = st.target;
@@ -535,11 +660,11 @@ function startRegistration(st: MnState, now: number, out: Action[]): void {
   cancel(st, 'dereg-outer');
   const c = st.cfg;
   const r = st.reg;
-  let lifetime = Math.min(c.lifetime, INFINITE_LIFETIME);
-  // §3.6.1.2: not above the FA's advertised registration lifetime; 69 replies cap it too.
-  if (!att.colocated && att.agentLifetime > 0) lifetime = Math.min(lifetime, att.agentLifetime);
-  if (r.lifetimeCap > 0) lifetime = Math.min(lifetime, r.lifetimeCap);
-  const flags = regFlags(st, att.colocated) | (r.mbb ? RegFlag.S : 0);
+  const lifetime = requestLifetime(st, att);
+  // S: moving make-before-break, or renewing while a standby binding is held (unless the agent
+  // holds a binding to remove: then without S).
+  const keepStandby = !r.prune && !!r.standby && sameAtt(r.current, att) && usable(st, r.standby.att);
+  const flags = regFlags(st, att.colocated) | (r.mbb || keepStandby ? RegFlag.S : 0);
   const withHome = !!c.proxy && (r.needHome || st.homeAddress === 0 || now >= r.homeUntil || now >= r.homeRenewAt);
   const p = newPending(st, {
     purpose: 'reg', att, sa: c.proxy ? 'proxy' : 'home', dst: att.colocated ? directDst(st) : att.agent,
@@ -584,6 +709,8 @@ function clearBindings(st: MnState): void {
   r.outerGranted = r.homeGranted = 0;
   r.mbb = false;
   r.tunnel = 'none';
+  r.standby = null;
+  r.prune = false;
 }
 
 /**
@@ -612,11 +739,12 @@ function onShutdown(st: MnState, now: number, out: Action[]): void {
 // ---------------------------------------------------------------- timers
 
 function onTimers(st: MnState, now: number, out: Action[]): void {
+  checkStandby(st, now, out);
   // Retransmissions, RFC 5944 §3.6.3: timeout doubles up to the cap; timestamps take a new
   // Identification each time, nonces resend the request unchanged.
   for (const p of [...st.pending]) {
     if (now < p.due) continue;
-    if (p.purpose !== 'reg' && p.transmissions >= DEREG_TRANSMISSIONS) {
+    if (p.purpose.startsWith('dereg-') && p.transmissions >= DEREG_TRANSMISSIONS) {
       cancel(st, p.purpose);
       count(st.counters, 'dereg-given-up');
       out.push(log('warn', 'mn-deregister-unanswered', { binding: p.purpose === 'dereg-home' ? 'home' : 'outer' }));
@@ -651,6 +779,7 @@ function onTimers(st: MnState, now: number, out: Action[]): void {
     // indications"; a link or address change since the last request lifts it.
     if (due && (now >= r.lastStart + MIN_REGISTRATION_GAP_MS || r.lastLinkChange > r.lastStart)) startRegistration(st, now, out);
   }
+  tendStandby(st, now, out);
   for (const ifs of st.ifs) if (ifs.up && !ifs.agent) solicit(st, ifs, now, out);
 }
 
@@ -704,6 +833,7 @@ function onUdp(st: MnState, ev: UdpEvent, now: number, out: Action[]): void {
   if (authOk && sa.replay === 'nonce') st.ids[p.sa].nonce = rep.idHigh >>> 0;
   if (inner && st.cfg.homeSa.replay === 'nonce') st.ids.home.nonce = inner.idHigh >>> 0;
   if (p.purpose === 'reg') onRegReply(st, p, rep, inner, trusted, authOk, now, out);
+  else if (p.purpose === 'standby') onStandbyReply(st, p, rep, trusted, authOk, now, out);
   else onDeregReply(st, p, rep, now, out);
 }
 
@@ -769,6 +899,7 @@ function accept(
   // are the same request, so from the first one).
   const from = nonce ? p.firstSent : p.sentAt;
   const granted = Math.min(p.lifetime, rep.lifetime);
+  const [prevGranted, prevUntil, prevRenewAt] = [r.outerGranted, r.outerUntil, r.outerRenewAt];
   r.outerGranted = granted;
   [r.outerUntil, r.outerRenewAt] = lifetimeTimes(from, granted);
   if (st.cfg.proxy) {
@@ -787,29 +918,86 @@ function accept(
   } else {
     st.homeAddress = rep.homeAddress >>> 0;
   }
-  // RFC 3519 §3.2: reply codes 0-63 assent to UDP tunnelling; without F it was the NAT that needed it.
-  const udp = findExt(trusted, 'udp-tunnel-reply');
-  if (udp && udp.code < 64) {
-    r.tunnel = 'udp';
-    r.keepalive = udp.keepalive || DEFAULT_KEEPALIVE_S;
-    if (!(udp.flags & 0x8000) && udp.code === UdpTunnelCode.WILL_TUNNEL) r.natDetected = true;
-  } else {
-    r.tunnel = 'ipip';
-    r.keepalive = 0;
-  }
-  const wasMbb = (p.flags & RegFlag.S) !== 0;
+  const prev = r.current;
+  const prevBinding: Standby | null = prev ? { att: prev, granted: prevGranted, until: prevUntil, renewAt: prevRenewAt, tunnel: r.tunnel === 'udp' ? 'udp' : 'ipip', keepalive: r.keepalive } : null;
+  const t = tunnelOf(st, trusted);
+  r.tunnel = t.tunnel;
+  r.keepalive = t.keepalive;
   r.current = p.att;
   r.mbb = false;
   r.backoff = 0;
   r.retryAt = 0;
   r.resyncs = 0;
   r.lifetimeCap = 0;
-  // Make-before-break: re-register without S a second later, which replaces the old binding.
-  if (wasMbb && rep.code === 0) r.outerRenewAt = Math.min(r.outerRenewAt, p.sentAt + MIN_REGISTRATION_GAP_MS);
+  if (!(p.flags & RegFlag.S) || rep.code !== 0) {
+    // Without S (or S unsupported, code 1) the agent holds this binding alone.
+    if (p.flags & RegFlag.S && standbyOn(st)) stopStandby(st, out);
+    r.standby = null;
+    r.prune = false;
+  } else if (prev && !sameAtt(prev, p.att)) {
+    // Make-before-break: the old binding becomes the standby when standby bindings are on and its
+    // link still works; otherwise (or with another standby held) a registration without S a second
+    // later removes what the node no longer wants.
+    if (standbyOn(st) && usable(st, prev) && prevUntil > p.sentAt && !r.standby) {
+      r.standby = prevBinding;
+    } else {
+      r.prune = true;
+      r.outerRenewAt = Math.min(r.outerRenewAt, p.sentAt + MIN_REGISTRATION_GAP_MS);
+    }
+  }
   count(st.counters, 'registered');
   out.push(log('info', 'mn-registered', {
     careOf: p.careOf, lifetime: granted, outer: st.outerAddress, home: st.homeAddress, tunnel: r.tunnel, keepalive: r.keepalive, code: rep.code,
   }));
+}
+
+/** RFC 3519 §3.2: reply codes 0-63 assent to UDP tunnelling; without F it was the NAT that needed it. */
+function tunnelOf(st: MnState, trusted: Extension[]): { tunnel: TunnelType; keepalive: number } {
+  const udp = findExt(trusted, 'udp-tunnel-reply');
+  if (!udp || udp.code >= 64) return { tunnel: 'ipip', keepalive: 0 };
+  if (!(udp.flags & 0x8000) && udp.code === UdpTunnelCode.WILL_TUNNEL) st.reg.natDetected = true;
+  return { tunnel: 'udp', keepalive: udp.keepalive || DEFAULT_KEEPALIVE_S };
+}
+
+/** The agent does not keep simultaneous bindings (code 1): no standby until reloadMn. */
+function stopStandby(st: MnState, out: Action[]): void {
+  st.reg.standbyOff = true;
+  cancel(st, 'standby');
+  count(st.counters, 'standby-unsupported');
+  out.push(log('warn', 'mn-standby-unsupported', { reason: 'the agent answered code 1: simultaneous bindings unsupported' }));
+}
+
+function onStandbyReply(st: MnState, p: Pending, rep: reply.RegistrationReply, trusted: Extension[], authOk: boolean, now: number, out: Action[]): void {
+  const r = st.reg;
+  cancel(st, 'standby');
+  if (isAccepted(rep.code)) {
+    if (rep.code !== 0) {
+      // The agent replaced the current binding with this one: put the current one back (§3.6 rate limit).
+      stopStandby(st, out);
+      r.standby = null;
+      r.prune = false;
+      r.outerRenewAt = now;
+      return;
+    }
+    const granted = Math.min(p.lifetime, rep.lifetime);
+    const [until, renewAt] = lifetimeTimes(saOf(st, p.sa).replay === 'nonce' ? p.firstSent : p.sentAt, granted);
+    const t = tunnelOf(st, trusted);
+    r.standby = { att: p.att!, granted, until, renewAt, tunnel: t.tunnel, keepalive: t.keepalive };
+    r.standbyBackoff = 0;
+    // The newest binding must be the current one (a plane that routes to the newest uses it).
+    r.outerRenewAt = Math.min(r.outerRenewAt, p.sentAt + MIN_REGISTRATION_GAP_MS);
+    count(st.counters, 'standby-registered');
+    out.push(log('info', 'mn-standby-registered', { ifname: p.att!.ifname, careOf: p.careOf, lifetime: granted, tunnel: t.tunnel }));
+    return;
+  }
+  if (rep.code === 133 && authOk) {
+    resync(st, p.sa, rep.idHigh, now);
+    count(st.counters, 'resync');
+  } else {
+    denied(st, rep.code, 'standby', out);
+  }
+  r.standbyBackoff = r.standbyBackoff === 0 ? DENY_BACKOFF_MIN_MS : Math.min(r.standbyBackoff * 2, DENY_BACKOFF_MAX_MS);
+  r.standbyRetryAt = now + r.standbyBackoff;
 }
 
 function lifetimeTimes(from: number, granted: number): [number, number] {
@@ -841,19 +1029,31 @@ function view(st: MnState, now: number): MnView {
   const r = st.reg;
   const v: MnView = {
     kind: 'mn-state', location: 'detached', homeAddress: st.homeAddress, outerAddress: st.outerAddress, careOf: 0,
-    ifname: '', agent: 0, tunnel: 'none', natPort: 0, vpn: 'down',
+    ifname: '', agent: 0, tunnel: 'none', natPort: 0, vpn: 'down', others: [],
   };
   if (st.shutdown || !t) return v;
   v.ifname = t.ifname;
   if (t.location === 'home') return { ...v, location: 'home', vpn: 'pass-through' };
   const c = r.current;
-  if (c && now < r.outerUntil && usable(st, c)) {
+  const live = !!c && now < r.outerUntil && usable(st, c);
+  const main = live ? c! : t;
+  // Other care-of addresses the node holds a binding at (the standby) or registers from (a pending
+  // make-before-break or standby registration): their signalling leaves through their own link.
+  const others: MnView['others'] = [];
+  const add = (a: Attachment | null, tunnel: TunnelType | 'none') => {
+    if (a && a.location === 'foreign' && a.ifname !== main.ifname && !others.some((o) => o.ifname === a.ifname)) {
+      others.push({ ifname: a.ifname, careOf: a.careOf, agent: a.agent, tunnel });
+    }
+  };
+  if (r.standby && now < r.standby.until && usable(st, r.standby.att)) add(r.standby.att, r.standby.tunnel);
+  for (const p of st.pending) if (p.purpose === 'reg' || p.purpose === 'standby') add(p.att, 'none');
+  if (live) {
     return {
-      ...v, location: 'foreign', careOf: c.careOf, ifname: c.ifname, agent: c.agent, tunnel: r.tunnel,
-      natPort: r.tunnel === 'udp' ? st.cfg.mipPort : 0, vpn: st.cfg.proxy ? 'up' : 'pass-through',
+      ...v, location: 'foreign', careOf: c!.careOf, ifname: c!.ifname, agent: c!.agent, tunnel: r.tunnel,
+      natPort: r.tunnel === 'udp' ? st.cfg.mipPort : 0, vpn: st.cfg.proxy ? 'up' : 'pass-through', others,
     };
   }
-  return { ...v, location: 'foreign', careOf: t.careOf, agent: t.agent };
+  return { ...v, location: 'foreign', careOf: t.careOf, agent: t.agent, others };
 }
 
 function emitState(st: MnState, now: number, out: Action[]): void {
@@ -885,6 +1085,11 @@ export function mnStatus(st: MnState, render: (addr: number) => string): Record<
       : r.current && now < r.outerUntil ? (usable(st, r.current) ? 'registered' : 'moving') : r.retryAt > now ? 'backoff' : 'idle',
     outerBinding: r.outerUntil > now ? { granted: r.outerGranted, expiresIn: left(r.outerUntil), renewIn: left(r.outerRenewAt) } : null,
     homeBinding: r.homeUntil > now ? { granted: r.homeGranted, expiresIn: left(r.homeUntil), renewIn: left(r.homeRenewAt) } : null,
+    standbyBinding: r.standby && r.standby.until > now ? {
+      ifname: r.standby.att.ifname, careOf: render(r.standby.att.careOf), agent: render(r.standby.att.agent), tunnel: r.standby.tunnel,
+      granted: r.standby.granted, expiresIn: left(r.standby.until), renewIn: left(r.standby.renewAt),
+    } : null,
+    standby: !st.cfg.standbyBindings ? 'off' : !st.cfg.simultaneousBindings ? 'off (needs simultaneous_bindings)' : r.standbyOff ? 'unsupported by the agent' : 'on',
     tunnel: r.tunnel,
     keepalive: r.keepalive,
     natDetected: r.natDetected,
@@ -918,6 +1123,10 @@ export function reloadMn(st: MnState, cfg: MnConfig): Action[] {
     st.ifs = cfg.interfaces.map((i) => ({ ...(byName.get(i.ifname) ?? newIf(i.ifname, i.preference)), preference: i.preference }));
     const r = st.reg;
     r.stopped = false;
+    r.standbyOff = false;
+    r.standbyRetryAt = 0;
+    r.standbyBackoff = 0;
+    cancel(st, 'standby');
     r.retryAt = 0;
     r.backoff = 0;
     r.resyncs = 0;

@@ -74,7 +74,9 @@ export type Action =
   /** Foreign agent: deliver packets for `home` on `ifname` to `linkAddr`; reverse-tunnel to `homeAgent`. */
   | { kind: 'visitor'; op: 'set' | 'del'; home: number; ifname: string; linkAddr: string; homeAgent: number; careOf: number; reverse: boolean }
   /** Mobile node: the addresses and tunnel endpoint the data plane must use now. */
-  | { kind: 'mn-state'; location: 'home' | 'foreign' | 'detached'; homeAddress: number; outerAddress: number; careOf: number; ifname: string; agent: number; tunnel: TunnelType | 'none'; natPort: number; vpn: 'up' | 'pass-through' | 'down' }
+  | { kind: 'mn-state'; location: 'home' | 'foreign' | 'detached'; homeAddress: number; outerAddress: number; careOf: number; ifname: string; agent: number; tunnel: TunnelType | 'none'; natPort: number; vpn: 'up' | 'pass-through' | 'down';
+      /** Other care-of addresses: the standby binding, and those a registration is pending from (tunnel 'none'). */
+      others: Array<{ ifname: string; careOf: number; agent: number; tunnel: TunnelType | 'none' }> }
   | { kind: 'log'; level: LogLevel; event: string; fields: LogFields };
 
 /** A counter set: every drop and every protocol event has a name here (STYLE.md §10). */

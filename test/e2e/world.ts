@@ -41,6 +41,8 @@ export interface WorldOptions {
   dataplane?: 'userspace' | 'kernel';
   /** netem delay, each way, between the node and everything beyond its access links (on both ends of each access link). */
   accessDelayMs?: number;
+  /** The node's `standby_bindings` (default on: the whole product; off shows plain make-before-break). */
+  standbyBindings?: boolean;
 }
 
 /** WorldOptions defaults from the environment (see the top of this file). */
@@ -320,6 +322,7 @@ config mobile
 	option proxy_key '${K.mnPx}'
 	option lifetime '300'
 	option solicit_interval '1'
+	option standby_bindings '${this.options.standbyBindings === false ? 0 : 1}'
 config interface
 	option ifname 'wired0'
 	option preference '30'

@@ -218,9 +218,9 @@ export function runFa(seq: Ev[]): number {
   return seq.length;
 }
 
-/** The MN: attached co-located, replies from the proxy must pass MN-proxy (and MN-HA inside). */
+/** The MN: attached co-located with a second link for a standby binding; replies from the proxy must pass MN-proxy (and MN-HA inside). */
 export function runMn(seq: Ev[]): number {
-  const st = M.mn();
+  const st = M.mn({ standbyBindings: true });
   let now = M.T0;
   let lastReq: M.Rx | undefined;
   const take = (acts: Action[]) => {
@@ -229,6 +229,7 @@ export function runMn(seq: Ev[]): number {
     }
   };
   take(stepMn(st, M.link('eth0', true, [M.WIRED_ADDR]), now));
+  take(stepMn(st, M.link('wlan0', true, [M.WIFI_ADDR]), now));
   for (const ev of seq) {
     let e: RoleEvent;
     let auth = true, what = '';
@@ -241,9 +242,11 @@ export function runMn(seq: Ev[]): number {
       what = data.toString('hex');
     }
     const registeredBefore = st.counters.registered ?? 0;
+    const standbyBefore = st.counters['standby-registered'] ?? 0;
     const acts = stepMn(st, e, now);
     take(acts);
-    if (!auth && ((st.counters.registered ?? 0) !== registeredBefore || acts.some((a) => a.kind === 'mn-state' && a.vpn === 'up' && registeredBefore === 0))) {
+    if (!auth && ((st.counters.registered ?? 0) !== registeredBefore || (st.counters['standby-registered'] ?? 0) !== standbyBefore
+      || acts.some((a) => a.kind === 'mn-state' && a.vpn === 'up' && registeredBefore === 0))) {
       throw new PropertyFailure(`MN registered on a reply failing MN-proxy authentication ${what}`);
     }
   }

@@ -361,7 +361,7 @@ test('8. fa: host route, reverse tunnelling through one table per home agent, fi
 });
 
 const mn = (location: 'home' | 'foreign' | 'detached', tunnel: 'ipip' | 'udp' | 'none', agent = '0.0.0.0', careOf = '192.0.2.50'): Action =>
-  ({ kind: 'mn-state', location, homeAddress: ip('10.1.0.5'), outerAddress: ip('100.64.0.7'), careOf: ip(careOf), ifname: 'eth0', agent: ip(agent), tunnel, natPort: 0, vpn: 'up' });
+  ({ kind: 'mn-state', location, homeAddress: ip('10.1.0.5'), outerAddress: ip('100.64.0.7'), careOf: ip(careOf), ifname: 'eth0', agent: ip(agent), tunnel, natPort: 0, vpn: 'up', others: [] });
 
 test('9. mn: table 210 default encapsulated to the proxy from the CoA, or via the FA; removed at home', async () => {
   const { dp, nl, delegate, sysctls } = await plane('mn', { proxyOutside: ip('198.51.100.1') });

@@ -113,6 +113,32 @@ config interface
   if (mn.roleConfig.role !== 'mn') throw new Error('role');
   assert.is(mn.roleConfig.mn.proxy!.sa.spi, 257);
   assert.equal(mn.roleConfig.mn.interfaces, [{ ifname: 'eth0', preference: 30 }, { ifname: 'wlan0', preference: 20 }]);
+  assert.equal({ s: mn.roleConfig.mn.simultaneousBindings, standby: mn.roleConfig.mn.standbyBindings }, { s: true, standby: false }, 'defaults');
+  const sb = parseConfigText(`config roamd
+	option role 'mn'
+config mobile
+	option nai 'alice@corp.example'
+	option home_agent '10.1.0.1'
+	option home_network '10.1.0.0/24'
+	option spi '256'
+	option key '0011'
+	option standby_bindings '1'
+config interface
+	option ifname 'eth0'
+`);
+  assert.is(sb.roleConfig.role === 'mn' && sb.roleConfig.mn.standbyBindings, true);
+  assert.throws(() => parseConfigText(`config roamd
+	option role 'mn'
+config mobile
+	option nai 'a@b'
+	option home_agent '10.1.0.1'
+	option home_network '10.1.0.0/24'
+	option spi '256'
+	option key '0011'
+	option standby_bindings 'sometimes'
+config interface
+	option ifname 'eth0'
+`), /standby_bindings/);
 });
 
 test('keys can come from a file readable by its owner only', () => {

@@ -86,14 +86,28 @@ export class UdpProbe {
   }
 
   /**
+   * The path's own jitter before `t0`: the largest gap between arrivals in [t0 - 1000, t0 - 50] ms,
+   * when nothing moves (the baseline a move's largest gap is compared with).
+   */
+  steadyGap(t0: number): number {
+    const win = this.arrivals.filter(([, t]) => t >= t0 - 1000 && t <= t0 - 50).map(([, t]) => t).sort((a, b) => a - b);
+    let max = 0;
+    for (let i = 1; i < win.length; i++) max = Math.max(max, win[i]! - win[i - 1]!);
+    return max;
+  }
+
+  /**
    * Largest gap between arrivals in [t0 - 100 ms, t1], and datagrams lost: sequence numbers after
    * the last one received before t0, up to the highest received by t1, that never arrived (late
    * or duplicated datagrams from before the move do not count).
    */
   gap(t0: number, t1: number): { interruptionMs: number; lost: number } {
     const win = this.arrivals.filter(([, t]) => t >= t0 - 100 && t <= t1).sort((a, b) => a[1] - b[1]);
-    let maxGap = 0;
-    for (let i = 1; i < win.length; i++) maxGap = Math.max(maxGap, win[i]![1] - win[i - 1]![1]);
+    let maxGap = 0, gapAt = 0;
+    for (let i = 1; i < win.length; i++) {
+      const g = win[i]![1] - win[i - 1]![1];
+      if (g > maxGap) [maxGap, gapAt] = [g, win[i - 1]![1]];
+    }
     let lo = -1, hi = -1;
     for (const [s, t] of this.arrivals) {
       if (t < t0) lo = Math.max(lo, s);
@@ -104,7 +118,7 @@ export class UdpProbe {
     if (process.env.ROAMD_BENCH_DUMP) {
       const missing: number[] = [];
       for (let s = lo + 1; s <= hi; s++) if (!got.has(s)) missing.push(s);
-      process.stderr.write(`  window lo=${lo} hi=${hi} got=${got.size} missing=${missing.length > 40 ? `${missing.slice(0, 20).join(',')}…${missing.slice(-20).join(',')}` : missing.join(',')}\n`);
+      process.stderr.write(`  window lo=${lo} hi=${hi} got=${got.size} largest gap ${maxGap} ms at ${new Date(gapAt).toISOString()} missing=${missing.length > 40 ? `${missing.slice(0, 20).join(',')}…${missing.slice(-20).join(',')}` : missing.join(',')}\n`);
     }
     return { interruptionMs: maxGap, lost: hi - lo - got.size };
   }

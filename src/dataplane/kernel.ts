@@ -356,19 +356,23 @@ export class KernelDataPlane implements DataPlane {
     const nl = this.nl;
     const ifIndex = await nl.linkIndex(a.ifname);
     const old = this.visitors.get(a.home);
-    if (old) {
-      if (old.reverse) await this.releaseFaTable(a.home, old);
-      await this.delFilter(old.handle);
-      this.visitors.delete(a.home);
-    }
     if (a.op === 'del') {
+      this.visitors.delete(a.home);
+      if (old) {
+        if (old.reverse) await this.releaseFaTable(a.home, old);
+        await this.delFilter(old.handle);
+      }
       await nl.delRoute({ dst: a.home, prefixLength: 32, dev: ifIndex });
       return;
     }
-    const handle = await this.addFilter({ encSrc: a.homeAgent, dst: a.home });
+    // Make-before-break (a renewal, a new care-of address or home agent): the old filter, route and
+    // rule stay until the new ones are in; what did not change is kept (flower refuses a second
+    // filter with the same keys, and a renewal must not open a gap for the visitor's packets).
+    const handle = old && old.homeAgent === a.homeAgent ? old.handle : await this.addFilter({ encSrc: a.homeAgent, dst: a.home });
     await nl.addRoute({ dst: a.home, prefixLength: 32, dev: ifIndex, scope: 'link' });
-    let table = 0;
-    if (a.reverse) {
+    const sameTunnel = !!old && old.reverse && a.reverse && old.ifname === a.ifname && old.homeAgent === a.homeAgent && old.careOf === a.careOf;
+    let table = sameTunnel ? old!.table : 0;
+    if (a.reverse && !sameTunnel) {
       // RFC 3024: the visitor's packets, from its home address on the access link, to its home agent.
       const k = `${a.homeAgent}/${a.careOf}`;
       let t = this.faTables.get(k);
@@ -385,6 +389,8 @@ export class KernelDataPlane implements DataPlane {
       await nl.addRule({ priority: RULE_BASE + 10, table, src: a.home, iif: a.ifname });
     }
     this.visitors.set(a.home, { ifname: a.ifname, table, reverse: a.reverse, handle, homeAgent: a.homeAgent, careOf: a.careOf });
+    if (old && !sameTunnel && old.reverse) await this.releaseFaTable(a.home, old);
+    if (old && old.handle !== handle) await this.delFilter(old.handle);
   }
 
   private async releaseFaTable(home: number, v: { ifname: string; table: number; homeAgent: number; careOf: number }): Promise<void> {

@@ -59,6 +59,12 @@ const FA_TABLE = 212;
  * table MN_LINK_TABLE + the interface's position in the configuration.
  */
 const MN_LINK_TABLE = 2100;
+/**
+ * The node reads its links this long after the first netlink notification of a burst: one scan per
+ * change (an interface going down flushes addresses and routes: a dozen notifications), and soon
+ * enough that a break-before-make move waits for the new link, not for the timer.
+ */
+const LINK_SCAN_DELAY_MS = 10;
 /** Home agent: away nodes' home addresses toward the VPN gateway, for our own re-injected packets. */
 const HA_VPN_TABLE = 214;
 
@@ -276,23 +282,34 @@ export class UserspaceDataPlane implements DataPlane {
   private async visitor(a: Extract<Action, { kind: 'visitor' }>): Promise<void> {
     const ifIndex = await this.nl.linkIndex(a.ifname);
     const old = this.visitors.get(a.home);
-    if (old) {
-      await this.nl.delRule({ priority: old.rule, table: FA_TABLE, src: a.home, iif: old.ifname });
-      this.ruleSlots.delete(old.rule);
-      this.visitors.delete(a.home);
-    }
     if (a.op === 'del') {
+      this.visitors.delete(a.home);
+      if (old?.rule) {
+        await this.nl.delRule({ priority: old.rule, table: FA_TABLE, src: a.home, iif: old.ifname });
+        this.ruleSlots.delete(old.rule);
+      }
       await this.nl.delRoute({ dst: a.home, prefixLength: 32, dev: ifIndex });
       return;
     }
+    // Make-before-break (a renewal, a new care-of address or home agent): the visitor stays in the
+    // map and its route and rule stay in place until the new ones are in, so no tunnelled packet for
+    // it meets a missing entry (a renewal used to drop what arrived during its netlink round trips).
     await this.nl.addRoute({ dst: a.home, prefixLength: 32, dev: ifIndex, scope: 'link' });
-    let rule = RULE_BASE + 10;
-    while (this.ruleSlots.has(rule)) rule++;
+    let rule = 0;
     if (a.reverse) {
-      this.ruleSlots.add(rule);
-      await this.nl.addRule({ priority: rule, table: FA_TABLE, src: a.home, iif: a.ifname });
+      if (old?.rule && old.ifname === a.ifname) rule = old.rule;
+      else {
+        rule = RULE_BASE + 10;
+        while (this.ruleSlots.has(rule)) rule++;
+        this.ruleSlots.add(rule);
+        await this.nl.addRule({ priority: rule, table: FA_TABLE, src: a.home, iif: a.ifname });
+      }
     }
     this.visitors.set(a.home, { homeAgent: a.homeAgent, careOf: a.careOf, ifname: a.ifname, rule });
+    if (old?.rule && old.rule !== rule) {
+      await this.nl.delRule({ priority: old.rule, table: FA_TABLE, src: a.home, iif: old.ifname });
+      this.ruleSlots.delete(old.rule);
+    }
   }
 
   // --- mobile node -----------------------------------------------------------------------------
@@ -302,7 +319,7 @@ export class UserspaceDataPlane implements DataPlane {
     this.linkTimer = setTimeout(() => {
       this.linkTimer = undefined;
       this.linkScan().catch((e) => this.host.log('warn', 'link-scan-failed', { error: (e as Error).message }));
-    }, 50);
+    }, LINK_SCAN_DELAY_MS);
   }
 
   private lastLinks = new Map<string, string>();

@@ -360,6 +360,20 @@ test('8. fa: host route, reverse tunnelling through one table per home agent, fi
   assert.equal(nl.take(), ['unrule 10010 from 100.64.0.8 t1000', `unroute 0.0.0.0/0 t1000 dev ${IPIP}`, 'unfilter 3', `rtnl-unroute 100.64.0.8/32 dev ${ACCESS}`]);
 });
 
+test('8b. fa: a renewal keeps filter, rule and table (no gap); a new home agent goes in before the old one goes', async () => {
+  const { dp, nl } = await plane('fa');
+  await dp.apply(visitor('set', '100.64.0.7'));
+  nl.take();
+  await dp.apply(visitor('set', '100.64.0.7'));
+  assert.equal(nl.take(), [`rtnl-route 100.64.0.7/32 dev ${ACCESS}`], 'only the host route is re-asserted (replace)');
+  await dp.apply(visitor('set', '100.64.0.7', '198.51.100.2'));
+  assert.equal(nl.take(), [
+    'filter 100/3 enc_src 198.51.100.2 dst 100.64.0.7', `rtnl-route 100.64.0.7/32 dev ${ACCESS}`,
+    `route 0.0.0.0/0 t1001 encap 198.51.100.2<-192.0.2.1 ttl 64 dev ${IPIP}`, 'rule 10010 iif acc0 from 100.64.0.7 t1001',
+    'unrule 10010 from 100.64.0.7 t1000', `unroute 0.0.0.0/0 t1000 dev ${IPIP}`, 'unfilter 2',
+  ]);
+});
+
 const mn = (location: 'home' | 'foreign' | 'detached', tunnel: 'ipip' | 'udp' | 'none', agent = '0.0.0.0', careOf = '192.0.2.50'): Action =>
   ({ kind: 'mn-state', location, homeAddress: ip('10.1.0.5'), outerAddress: ip('100.64.0.7'), careOf: ip(careOf), ifname: 'eth0', agent: ip(agent), tunnel, natPort: 0, vpn: 'up', others: [] });
 

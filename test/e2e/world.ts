@@ -385,7 +385,9 @@ config dataplane
   }
 
   async ready(): Promise<void> {
-    for (const d of this.daemons) await waitFor(`roamd ${d.name}`, async () => existsSync(d.socket) && !!(await this.call(d.name, { cmd: 'status' }).catch(() => null)), 15_000);
+    // A liveness bound, not a timing check: < 1 s here, 4-7 s in the VM lane's emulated guest, and
+    // over 15 s there when the host is busy (the daemons start in parallel; this waits for each).
+    for (const d of this.daemons) await waitFor(`roamd ${d.name}`, async () => existsSync(d.socket) && !!(await this.call(d.name, { cmd: 'status' }).catch(() => null)), 45_000);
   }
 
   /**

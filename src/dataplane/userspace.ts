@@ -17,7 +17,7 @@
  *   the VPN client is brought up outside and terminated at home.
  */
 import { RawSocket, Tun, Packet, gratuitousArp } from './native';
-import { Rtnl, sysctl, RULE_BASE } from '../netlink/rtnl';
+import { Rtnl, sysctl, RULE_BASE, type RouteSpec } from '../netlink/rtnl';
 import { encapsulateIpip, tunnelDataFrame, decapsulateIpip, ipv4View, icmpEcho } from './packets';
 import type { Action, LinkEvent } from '../roles/types';
 import type { DataPlane, DataplaneHost } from './index';
@@ -69,6 +69,35 @@ const LINK_SCAN_DELAY_MS = 10;
 const HA_VPN_TABLE = 214;
 
 
+/**
+ * How the main table leaves through an interface: its default route's gateway, 'dev' (a default
+ * route without one: a point-to-point link), or 'none' (no default route through it yet: DHCP adds
+ * it after the address).
+ */
+type Exit = number | 'dev' | 'none';
+type RouteDump = Array<{ data: { dstLen?: number; table?: number }; attrs: { oif?: number; dst?: Buffer; gateway?: Buffer; table?: number } }>;
+
+function exitOf(routes: RouteDump, index: number): Exit {
+  const def = routes.find((r) => r.data.dstLen === 0 && r.attrs.oif === index && (r.attrs.table ?? r.data.table) === 254);
+  return !def ? 'none' : def.attrs.gateway ? def.attrs.gateway.readUInt32BE(0) : 'dev';
+}
+
+/** The main table's on-link prefixes through an interface, for a care-of address's own table (an on-link agent needs no router). */
+function onLinkRoutes(routes: RouteDump, index: number, table: number): RouteSpec[] {
+  return routes.filter((r) => (r.data.dstLen ?? 0) > 0 && r.attrs.oif === index && !r.attrs.gateway && r.attrs.dst && (r.attrs.table ?? r.data.table) === 254)
+    .map((r) => ({ dst: r.attrs.dst!.readUInt32BE(0), prefixLength: r.data.dstLen!, table, dev: index, scope: 'link' as const }));
+}
+
+/**
+ * A care-of address's default route in its table: via the gateway; on the link; or, with no exit
+ * yet, unreachable, so that a registration sent before DHCP's default route fails at once (the
+ * daemon retries 50 ms later) instead of going out on-link toward an address nobody answers for.
+ */
+function exitRoute(table: number, dev: number, exit: Exit): RouteSpec {
+  if (typeof exit === 'number') return { dst: 0, prefixLength: 0, table, gateway: exit, dev };
+  return exit === 'dev' ? { dst: 0, prefixLength: 0, table, dev, scope: 'link' } : { dst: 0, prefixLength: 0, table, unreachable: true };
+}
+
 /** Largest CIDR blocks covering [first, first + count). */
 export function coveringPrefixes(first: number, count: number): Array<{ network: number; length: number }> {
   const out: Array<{ network: number; length: number }> = [];
@@ -107,7 +136,8 @@ export class UserspaceDataPlane implements DataPlane {
   private mnInstalled: { rules: Array<Parameters<Rtnl['addRule']>[0]>; routes: Array<Parameters<Rtnl['addRoute']>[0]>; addrs: Array<[number, number, number]> } = { rules: [], routes: [], addrs: [] };
   private vpn: VpnControl | undefined;
   /** Interface and gateway table 211 was built with: a new default route there rebuilds it. */
-  private installedGw = '';
+  /** The exit each care-of address's table was installed with (current and others), by interface. */
+  private installedExits = new Map<string, Exit>();
   private keepalive: NodeJS.Timeout | undefined;
   private lastTx = 0;
   private linkTimer: NodeJS.Timeout | undefined;
@@ -336,13 +366,15 @@ export class UserspaceDataPlane implements DataPlane {
     const addrs = await this.nl.addresses();
     const routes = await this.nl.sock.getRoutes({ family: 2 } as never);
     const changed: LinkEvent[] = [];
+    const exitNow = new Map<string, Exit>();
     for (const name of this.o.mnInterfaces ?? []) {
       const l = links.find((x) => x.name === name);
       const ev: LinkEvent = { kind: 'link', ifname: name, up: !!l && l.up, addresses: [] };
       if (l) {
         ev.addresses = addrs.filter((x) => x.index === l.index).map((x) => ({ address: x.address, prefixLength: x.prefixLength }));
-        const def = routes.find((r) => r.data.dstLen === 0 && r.attrs.oif === l.index && r.attrs.gateway && (r.attrs.table ?? r.data.table) === 254);
-        if (def) ev.gateway = def.attrs.gateway!.readUInt32BE(0);
+        const exit = exitOf(routes, l.index);
+        if (typeof exit === 'number') ev.gateway = exit;
+        exitNow.set(name, exit);
       }
       const key = JSON.stringify(ev);
       if (this.lastLinks.get(name) === key) continue;
@@ -351,16 +383,13 @@ export class UserspaceDataPlane implements DataPlane {
     }
     const lost = (ev: LinkEvent): number => (ev.up && ev.addresses.length > 0 ? 1 : 0);
     changed.sort((x, y) => lost(x) - lost(y));
-    for (const ev of changed) {
-      const name = ev.ifname;
-      this.host.dispatch(ev);
-      // DHCP may add the default route after the address: the interface's exit follows it. Only for a
-      // link that is up with a router (a link going down is the role's business: it detaches), and a
-      // failure here must not stop the scan of the other interfaces.
-      const a = this.mn;
-      if (a && a.location === 'foreign' && a.ifname === name && !a.agent && ev.up && ev.gateway && this.installedGw !== `${name}/${ev.gateway}`) {
-        await this.mnInstall(a, a).catch((e) => this.host.log('warn', 'dataplane-mn-failed', { ifname: name, error: (e as Error).message }));
-      }
+    for (const ev of changed) this.host.dispatch(ev);
+    // DHCP may add the default route after the address: a care-of address's exit (installed
+    // `unreachable` until then) follows it. Only for links still up with their exit installed (a link
+    // going down is the role's business: it detaches); a failure must not stop the scans.
+    const a = this.mn;
+    if (a && a.location === 'foreign' && [...this.installedExits].some(([n, e]) => exitNow.has(n) && exitNow.get(n) !== e)) {
+      await this.mnInstall(a, a).catch((e) => this.host.log('warn', 'dataplane-mn-failed', { ifname: a.ifname, error: (e as Error).message }));
     }
   }
 
@@ -383,19 +412,21 @@ export class UserspaceDataPlane implements DataPlane {
     const tunIndex = await nl.linkIndex(this.o.tunName);
     const vpnIndex = await nl.linkIndex(this.o.vpnTunName ?? 'roamdvpn');
     const want: typeof inst = { rules: [], routes: [], addrs: [] };
+    const exits = new Map<string, Exit>();
     if (a.homeAddress) want.addrs.push([vpnIndex, a.homeAddress, 32]);
     if (a.location === 'foreign' && a.careOf) {
+      const routes = await nl.sock.getRoutes({ family: 2 } as never);
       const phys = await nl.linkIndex(a.ifname).catch(() => 0);
       if (phys) {
         // The agent's own traffic — signalling from the care-of address, tunnelled packets sent
         // bound to the interface — leaves through this interface's own exit (table 211): the FA,
         // or the router the interface was configured with, whatever the main table says now.
-        const gw = a.agent || (await this.defaultGateway(phys));
+        const exit = a.agent || exitOf(routes, phys);
         if (a.agent) want.routes.push({ dst: a.agent, prefixLength: 32, dev: phys, scope: 'link' });
-        want.routes.push(gw ? { dst: 0, prefixLength: 0, table: MN_AGENT_TABLE, gateway: gw, dev: phys } : { dst: 0, prefixLength: 0, table: MN_AGENT_TABLE, dev: phys, scope: 'link' });
+        want.routes.push(...onLinkRoutes(routes, phys, MN_AGENT_TABLE), exitRoute(MN_AGENT_TABLE, phys, exit));
         if (!a.agent) want.rules.push({ priority: RULE_BASE, table: MN_AGENT_TABLE, src: a.careOf });
         want.rules.push({ priority: RULE_BASE + 1, table: MN_AGENT_TABLE, oif: a.ifname });
-        this.installedGw = `${a.ifname}/${gw}`;
+        if (!a.agent) exits.set(a.ifname, exit);
       }
       // Other co-located care-of addresses (a standby binding, a registration in flight from a new
       // link): what is sent from one leaves through its own link, by its own table. A foreign
@@ -404,10 +435,10 @@ export class UserspaceDataPlane implements DataPlane {
         const pos = (this.o.mnInterfaces ?? []).indexOf(o.ifname);
         const idx = o.agent || !o.careOf || pos < 0 ? 0 : await nl.linkIndex(o.ifname).catch(() => 0);
         if (!idx) continue;
-        const table = MN_LINK_TABLE + pos;
-        const ogw = await this.defaultGateway(idx);
-        want.routes.push(ogw ? { dst: 0, prefixLength: 0, table, gateway: ogw, dev: idx } : { dst: 0, prefixLength: 0, table, dev: idx, scope: 'link' });
-        want.rules.push({ priority: RULE_BASE, table, src: o.careOf });
+        const exit = exitOf(routes, idx);
+        want.routes.push(...onLinkRoutes(routes, idx, MN_LINK_TABLE + pos), exitRoute(MN_LINK_TABLE + pos, idx, exit));
+        want.rules.push({ priority: RULE_BASE, table: MN_LINK_TABLE + pos, src: o.careOf });
+        exits.set(o.ifname, exit);
       }
     }
     // The outer address (the VPN's local address) and its route stay through a detached spell between
@@ -426,15 +457,10 @@ export class UserspaceDataPlane implements DataPlane {
     for (const r of inst.routes) if (!want.routes.some((x) => JSON.stringify(x) === JSON.stringify(r))) await nl.delRoute(r);
     for (const [i, ad, l] of inst.addrs) if (!want.addrs.some((x) => x[0] === i && x[1] === ad)) await nl.delAddress(i, ad, l);
     this.mnInstalled = want;
+    this.installedExits = exits;
     // Back on the home link (RFC 5944 §4.6): neighbours map the home address to the node again.
     if (a.location === 'home' && a.homeAddress && a.ifname && prev?.location !== 'home') this.announce(a.ifname, a.homeAddress);
     this.host.log('info', 'dataplane-mn', { location: a.location, careOf: ipStr(a.careOf), outer: ipStr(a.outerAddress), agent: ipStr(a.agent), tunnel: a.tunnel, ifname: a.ifname });
-  }
-
-  private async defaultGateway(index: number): Promise<number> {
-    const routes = await this.nl.sock.getRoutes({ family: 2 } as never);
-    const def = routes.find((r) => r.data.dstLen === 0 && r.attrs.oif === index && r.attrs.gateway && (r.attrs.table ?? r.data.table) === 254);
-    return def ? def.attrs.gateway!.readUInt32BE(0) : 0;
   }
 
   private async mnVpn(a: Extract<Action, { kind: 'mn-state' }>): Promise<void> {

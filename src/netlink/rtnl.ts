@@ -25,6 +25,8 @@ export interface RouteSpec {
   src?: number;
   metric?: number;
   scope?: 'universe' | 'link';
+  /** An `unreachable` route (no device): what is routed by it fails at once with EHOSTUNREACH. */
+  unreachable?: boolean;
 }
 
 export interface RuleSpec {
@@ -111,7 +113,7 @@ export class Rtnl {
   private routeMsg(r: RouteSpec): [rt.Route, rt.RouteAttrs] {
     const table = r.table ?? 254;
     const data: rt.Route = { family: AF_INET, dstLen: r.prefixLength, table: table < 256 ? table : 252, protocol: ROAMD_PROTO as never,
-      scope: (r.scope === 'link' || (!r.gateway && r.dev !== undefined) ? 253 : 0) as never, type: 1 as never };
+      scope: (!r.unreachable && (r.scope === 'link' || (!r.gateway && r.dev !== undefined)) ? 253 : 0) as never, type: (r.unreachable ? 7 : 1) as never };
     const attrs: rt.RouteAttrs = { dst: ip(r.dst), table };
     if (r.dev !== undefined) attrs.oif = r.dev;
     if (r.gateway) attrs.gateway = ip(r.gateway);

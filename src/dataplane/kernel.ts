@@ -104,6 +104,8 @@ const FA_TABLE_BASE = 1000;
 /** tc priorities on roamd-ipip's ingress: the pass filters, then the catch-all drop. */
 const PREF_PASS = 100;
 const PREF_DROP = 65000;
+/** tc priority of the copy filters on the egress of roamd-ipip and of the userspace plane's TUN. */
+const PREF_COPY = 50;
 const TTL = 64;
 const errno = (e: unknown): string => (e as { code?: string })?.code ?? (e as Error)?.message ?? String(e);
 
@@ -144,6 +146,10 @@ export class KernelDataPlane implements DataPlane {
   /** fa: agent discovery sockets (the other roles' userspace plane has them). */
   private discovery: DiscoverySockets | undefined;
   private mnFilter: { handle: number; key: string } | undefined;
+  /** ha/proxy: the egress filter copying packets for an address to its other care-of addresses. */
+  private readonly copies = new Map<number, { dev: number; handle: number; key: string }>();
+  /** The userspace plane's TUN, with a clsact qdisc for copy filters (0: none yet). */
+  private tunIndex = 0;
   private nextHandle = 2;
   private readonly freeHandles: number[] = [];
   private readonly counters: Record<string, number> = {};
@@ -319,7 +325,80 @@ export class KernelDataPlane implements DataPlane {
         await this.nl.delProxyNeighbour(this.homeIfIndex, key);
       }
     }
+    await this.syncCopies(key);
     this.host.log('debug', 'dataplane-binding', { key: ipStr(key), op, careOf: ipStr(b.careOf), tunnel: b.tunnel, route: newest ? (delegated(newest) ? 'userspace' : `encap ${ipStr(newest.careOf)}`) : 'none' });
+  }
+
+  /**
+   * Simultaneous bindings (RFC 5944 §3.6.1.2: "a separate copy of each arriving datagram to each
+   * care-of address"). The route leads to the newest binding only; an egress filter on the device
+   * it leads through copies every packet for `key` to the others. Through roamd-ipip (the newest is
+   * IP-in-IP): match the packet by its inner destination and its tunnel destination (the newest
+   * care-of address, so the clones, which carry another one, do not match again), then for each
+   * other IP-in-IP binding set the tunnel destination and mirror a clone to roamd-ipip, mirror one
+   * clone to the TUN when UDP or VPN-mode bindings exist (the userspace plane sends to all of
+   * those), and put the newest destination back. Through the TUN (the newest is the userspace
+   * plane's): a clone to roamd-ipip per IP-in-IP binding. A kernel without act_tunnel_key or
+   * act_mirred gets no copies (counted, logged once): the newest binding still gets everything.
+   */
+  private async syncCopies(key: number): Promise<void> {
+    const list = this.bindings.get(key) ?? [];
+    const newest = list[list.length - 1];
+    const others = list.slice(0, -1);
+    let want: { dev: number; spec: Parameters<typeof flowerFilter>[0] } | undefined;
+    if (newest && others.length) {
+      const ours = this.ourAddress();
+      const encap = (dst: number) => ({ src: ours, dst, ttl: TTL });
+      const kernelCopies = others.filter((b) => !delegated(b)).map((b) => ({ dev: this.ipipIndex, encap: encap(b.careOf) }));
+      if (!delegated(newest)) {
+        const tun = others.some(delegated) && this.delegate ? await this.tunWithClsact() : 0;
+        const copies = [...kernelCopies, ...(tun ? [{ dev: tun }] : [])];
+        if (copies.length) {
+          want = { dev: this.ipipIndex, spec: { ifindex: this.ipipIndex, hook: 'egress', pref: PREF_COPY, handle: 0, protocol: 'ip', dst: key, encDst: newest.careOf, action: { copies, after: encap(newest.careOf) } } };
+        }
+      } else if (kernelCopies.length && this.delegate) {
+        const tun = await this.tunWithClsact();
+        if (tun) want = { dev: tun, spec: { ifindex: tun, hook: 'egress', pref: PREF_COPY, handle: 0, protocol: 'ip', dst: key, action: { copies: kernelCopies, after: 'release' } } };
+      }
+    }
+    const old = this.copies.get(key);
+    const wantKey = want ? JSON.stringify(want) : '';
+    if (old?.key === wantKey) return;
+    if (want) {
+      const handle = this.freeHandles.pop() ?? this.nextHandle++;
+      try {
+        await this.nl.raw(RTM.NEWTFILTER, flowerFilter({ ...want.spec, handle }), NLM_F.CREATE | NLM_F.EXCL);
+        this.copies.set(key, { dev: want.dev, handle, key: wantKey });
+        this.count('copy_filter_set');
+      } catch (e) {
+        this.freeHandles.push(handle);
+        this.copies.delete(key);
+        this.count('copy_filter_failed');
+        if ((this.counters.copy_filter_failed ?? 0) === 1) this.host.log('warn', 'simultaneous-copies-unavailable', { key: ipStr(key), error: errno(e), effect: 'only the newest binding receives packets' });
+      }
+    } else {
+      this.copies.delete(key);
+    }
+    if (old) {
+      await this.nl.raw(RTM.DELTFILTER, flowerDelete({ ifindex: old.dev, hook: 'egress', pref: PREF_COPY, handle: old.handle, protocol: 'ip' }), 0).catch(() => undefined);
+      this.freeHandles.push(old.handle);
+    }
+  }
+
+  /** The userspace plane's TUN index, with a clsact qdisc on it (added once); 0 when it cannot be had. */
+  private async tunWithClsact(): Promise<number> {
+    if (this.tunIndex) return this.tunIndex;
+    try {
+      const i = await this.nl.linkIndex(this.o.tunName);
+      await this.nl.raw(RTM.NEWQDISC, clsactQdisc(i), NLM_F.CREATE | NLM_F.EXCL).catch((e) => {
+        if (errno(e) !== 'EEXIST') throw e;
+      });
+      this.tunIndex = i;
+    } catch (e) {
+      this.count('copy_filter_failed');
+      this.host.log('warn', 'tun-clsact-failed', { tun: this.o.tunName, error: errno(e) });
+    }
+    return this.tunIndex;
   }
 
   private hostRoutes: Set<number> | undefined;

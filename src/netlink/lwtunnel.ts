@@ -181,11 +181,17 @@ const TC_H_CLSACT = 0xfffffff1;
 const TC_H_INGRESS_HANDLE = 0xffff0000;
 /** clsact's ingress hook: TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS). */
 const TC_H_INGRESS_PARENT = 0xfffffff2;
+/** clsact's egress hook: TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS). */
+const TC_H_EGRESS_PARENT = 0xfffffff3;
 const TCA = { KIND: 1, OPTIONS: 2 } as const;
 const FLOWER = { ACT: 3, ETH_TYPE: 8, IPV4_SRC: 10, IPV4_SRC_MASK: 11, IPV4_DST: 12, IPV4_DST_MASK: 13, FLAGS: 22, ENC_IPV4_SRC: 27, ENC_IPV4_SRC_MASK: 28, ENC_IPV4_DST: 29, ENC_IPV4_DST_MASK: 30 } as const;
 const TCA_ACT = { KIND: 1, OPTIONS: 2 } as const;
 const TCA_GACT_PARMS = 2;
-const TC_ACT_OK = 0, TC_ACT_SHOT = 2;
+const TC_ACT_OK = 0, TC_ACT_SHOT = 2, TC_ACT_PIPE = 3;
+/** linux/tc_act/tc_tunnel_key.h, tc_mirred.h. */
+const TUNNEL_KEY = { PARMS: 2, ENC_IPV4_SRC: 3, ENC_IPV4_DST: 4, ENC_KEY_ID: 7, NO_CSUM: 10, ENC_TTL: 13, ACT_SET: 1, ACT_RELEASE: 2 } as const;
+const TCA_MIRRED_PARMS = 2;
+const TCA_EGRESS_MIRROR = 2;
 const ETH_P_IP = 0x0800, ETH_P_ALL = 0x0003;
 
 function tcmsg(ifindex: number, handle: number, parent: number, info: number): Buffer {
@@ -226,7 +232,14 @@ export interface FlowerFilter {
   /** Inner source and destination addresses, /32. */
   src?: number;
   dst?: number;
-  action: 'pass' | 'drop';
+  /** Default 'ingress'. */
+  hook?: 'ingress' | 'egress';
+  /**
+   * pass, drop, or copies: for each, the packet's tunnel metadata set to `encap` (none: left as it
+   * is) and a clone sent out of `dev` (`tunnel_key set` + `mirred egress mirror`); then the original
+   * goes on with `after` as its metadata (`release`: none; undefined: as the last copy left it).
+   */
+  action: 'pass' | 'drop' | { copies: Array<{ dev: number; encap?: { src: number; dst: number; ttl: number } }>; after?: { src: number; dst: number; ttl: number } | 'release' };
 }
 
 function gact(action: number): Buffer {
@@ -234,6 +247,49 @@ function gact(action: number): Buffer {
   const parms = Buffer.alloc(20);
   parms.writeInt32LE(action, 8);
   return nest(FLOWER.ACT, [nest(1, [attr(TCA_ACT.KIND, Buffer.from('gact\0')), nest(TCA_ACT.OPTIONS, [attr(TCA_GACT_PARMS, parms)], true)])]);
+}
+
+/** struct tc_gen: index, capab, action, refcnt, bindcnt (20 bytes), the action code at 8. */
+function tcGen(size: number, action: number): Buffer {
+  const b = Buffer.alloc(size);
+  b.writeInt32LE(action, 8);
+  return b;
+}
+
+/** One action of a list: order `n`, kind, options. */
+function act(n: number, kind: string, options: Buffer[]): Buffer {
+  return nest(n, [attr(TCA_ACT.KIND, Buffer.from(`${kind}\0`)), nest(TCA_ACT.OPTIONS, options, true)]);
+}
+
+/** `tunnel_key set src_ip S dst_ip D id 0 ttl T nocsum pipe`, or `tunnel_key unset pipe`. */
+function tunnelKey(n: number, e: { src: number; dst: number; ttl: number } | 'release'): Buffer {
+  const parms = tcGen(24, TC_ACT_PIPE);
+  parms.writeInt32LE(e === 'release' ? TUNNEL_KEY.ACT_RELEASE : TUNNEL_KEY.ACT_SET, 20);
+  const opts = [attr(TUNNEL_KEY.PARMS, parms)];
+  if (e !== 'release') {
+    opts.push(attr(TUNNEL_KEY.ENC_IPV4_SRC, ip4(e.src)), attr(TUNNEL_KEY.ENC_IPV4_DST, ip4(e.dst)), attr(TUNNEL_KEY.ENC_KEY_ID, ip4(0)),
+      attr(TUNNEL_KEY.NO_CSUM, Buffer.from([1])), attr(TUNNEL_KEY.ENC_TTL, Buffer.from([e.ttl])));
+  }
+  return act(n, 'tunnel_key', opts);
+}
+
+/** `mirred egress mirror dev IFINDEX pipe`. */
+function mirror(n: number, ifindex: number): Buffer {
+  const parms = tcGen(28, TC_ACT_PIPE);
+  parms.writeInt32LE(TCA_EGRESS_MIRROR, 20);
+  parms.writeUInt32LE(ifindex, 24);
+  return act(n, 'mirred', [attr(TCA_MIRRED_PARMS, parms)]);
+}
+
+function actions(a: FlowerFilter['action']): Buffer {
+  if (a === 'pass' || a === 'drop') return gact(a === 'pass' ? TC_ACT_OK : TC_ACT_SHOT);
+  const list: Buffer[] = [];
+  for (const c of a.copies) {
+    if (c.encap) list.push(tunnelKey(list.length + 1, c.encap));
+    list.push(mirror(list.length + 1, c.dev));
+  }
+  if (a.after) list.push(tunnelKey(list.length + 1, a.after));
+  return nest(FLOWER.ACT, list);
 }
 
 const full = (): Buffer => Buffer.from([255, 255, 255, 255]);
@@ -253,17 +309,19 @@ export function flowerFilter(f: FlowerFilter): Buffer {
   if (f.encDst !== undefined) keys.push(attr(FLOWER.ENC_IPV4_DST, ip4(f.encDst)), attr(FLOWER.ENC_IPV4_DST_MASK, full()));
   if (f.src !== undefined) keys.push(attr(FLOWER.IPV4_SRC, ip4(f.src)), attr(FLOWER.IPV4_SRC_MASK, full()));
   if (f.dst !== undefined) keys.push(attr(FLOWER.IPV4_DST, ip4(f.dst)), attr(FLOWER.IPV4_DST_MASK, full()));
-  keys.push(gact(f.action === 'pass' ? TC_ACT_OK : TC_ACT_SHOT), attr(FLOWER.FLAGS, u32(0)));
+  keys.push(actions(f.action), attr(FLOWER.FLAGS, u32(0)));
   if (f.protocol === 'ip') keys.push(attr(FLOWER.ETH_TYPE, u16be(ETH_P_IP)));
-  return Buffer.concat([tcmsg(f.ifindex, f.handle, TC_H_INGRESS_PARENT, filterInfo(f.pref, proto)), attr(TCA.KIND, Buffer.from('flower\0')), nest(TCA.OPTIONS, keys)]);
+  return Buffer.concat([tcmsg(f.ifindex, f.handle, parentOf(f.hook), filterInfo(f.pref, proto)), attr(TCA.KIND, Buffer.from('flower\0')), nest(TCA.OPTIONS, keys)]);
 }
 
+const parentOf = (hook: FlowerFilter['hook']): number => (hook === 'egress' ? TC_H_EGRESS_PARENT : TC_H_INGRESS_PARENT);
+
 /** RTM_DELTFILTER body for `tc filter del dev DEV ingress protocol ip|all pref P handle H flower`. */
-export function flowerDelete(f: Pick<FlowerFilter, 'ifindex' | 'pref' | 'handle' | 'protocol'>): Buffer {
+export function flowerDelete(f: Pick<FlowerFilter, 'ifindex' | 'pref' | 'handle' | 'protocol' | 'hook'>): Buffer {
   const proto = f.protocol === 'ip' ? ETH_P_IP : ETH_P_ALL;
   const opts: Buffer[] = [attr(FLOWER.FLAGS, u32(0))];
   if (f.protocol === 'ip') opts.push(attr(FLOWER.ETH_TYPE, u16be(ETH_P_IP)));
-  return Buffer.concat([tcmsg(f.ifindex, f.handle, TC_H_INGRESS_PARENT, filterInfo(f.pref, proto)), attr(TCA.KIND, Buffer.from('flower\0')), nest(TCA.OPTIONS, opts)]);
+  return Buffer.concat([tcmsg(f.ifindex, f.handle, parentOf(f.hook), filterInfo(f.pref, proto)), attr(TCA.KIND, Buffer.from('flower\0')), nest(TCA.OPTIONS, opts)]);
 }
 
 /** Names for tests and logs. */

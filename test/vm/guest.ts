@@ -60,7 +60,7 @@ type Availability = { ok: true; kernel: string; modules: string; version: string
  * the crypto ones cost 6-15 s under TCG in the middle of the first move.
  */
 export const GUEST_MODULES = 'ipip tunnel4 xfrm_user xfrm4_tunnel esp4 authenc echainiv seqiv cbc aes_generic aesni_intel sha256_generic sha256_ssse3 hmac '
-  + 'sch_netem sch_ingress cls_flower act_gact nf_tables nft_chain_nat nf_nat nft_masq veth bridge tun';
+  + 'sch_netem sch_ingress cls_flower act_gact act_tunnel_key act_mirred nf_tables nft_chain_nat nf_nat nft_masq veth bridge tun';
 
 const QEMU = process.env.ROAMD_VM_QEMU ?? '/usr/bin/qemu-system-x86_64';
 const BUSYBOX = '/bin/busybox';

@@ -5,7 +5,8 @@
  * `n` plays the node by hand (`ip link add t type ipip external` and an encap route back). Checks:
  * the node's outer address pings a correspondent behind the proxy through the tunnels; a spoofed
  * inner source and an unregistered care-of address are dropped by the filters (tc counters); a
- * move to a new care-of address replaces the route in place; stop() removes the device and routes.
+ * move to a new care-of address replaces the route in place; with two bindings held (S) each
+ * packet reaches both care-of addresses (the egress copy filter); stop() removes the device and routes.
  * Without qemu or the Debian kernel the lane says so (test/vm/vm.test.ts prints why).
  */
 import { test } from 'uvu';
@@ -29,6 +30,7 @@ const steps = process.argv.slice(1);
   for (const s of steps) {
     if (s === 'bind') await dp.apply(b('set', '192.0.2.50'));
     if (s === 'move') { await dp.apply(b('set', '192.0.2.60')); await dp.apply(b('del', '192.0.2.50')); }
+    if (s === 'both') { await dp.apply(b('set', '192.0.2.50')); await dp.apply(b('set', '192.0.2.60')); }
     if (s === 'stop') await dp.stop();
   }
   console.log('STATUS ' + JSON.stringify(dp.status()));
@@ -39,7 +41,7 @@ const SCRIPT = `
 cd ${ROOT}
 out="$VM_SHARE/checks.txt"; : > "$out"
 say() { echo "$*"; echo "$*" >> "$out"; }
-modprobe ipip; modprobe sch_ingress; modprobe cls_flower; modprobe act_gact
+modprobe ipip; modprobe sch_ingress; modprobe cls_flower; modprobe act_gact; modprobe act_tunnel_key; modprobe act_mirred
 P="ip netns exec p"; N="ip netns exec n"
 ip netns add p; ip netns add n
 ip link add v0 netns p type veth peer name v0 netns n
@@ -67,6 +69,11 @@ $P node --import tsx /tmp/fx.js move > /tmp/p2.txt 2>&1; say "MOVE rc=$?"
 say "ROUTES2 $($P ip route show proto 213 | tr '\\n' ';')"
 $N ip route replace 10.99.0.1/32 encap ip dst 192.0.2.1 src 192.0.2.60 ttl 64 dev nipip
 $N ping -c 3 -W 2 -I 100.64.0.7 10.99.0.1 > /tmp/ping4.txt 2>&1; say "PING_MOVED rc=$? $(grep -o '[0-9]* received' /tmp/ping4.txt)"
+$P node --import tsx /tmp/fx.js both > /tmp/p4.txt 2>&1; say "BOTH rc=$? $(grep -o 'copy_filter[a-z_]*\":[0-9]*' /tmp/p4.txt | tr '\n' ' ')"
+say "COPYFILTER $($P tc filter show dev roamd-ipip egress | tr '\n' ' ' | cut -c1-400)"
+RX0=$($N cat /sys/class/net/nipip/statistics/rx_packets)
+$P ping -c 3 -W 2 -I 10.99.0.1 100.64.0.7 > /tmp/ping5.txt 2>&1; RX1=$($N cat /sys/class/net/nipip/statistics/rx_packets)
+say "PING_BOTH rc=$? $(grep -o '[0-9]* received.*duplicates' /tmp/ping5.txt) nodeRx=$((RX1 - RX0))"
 $P node --import tsx /tmp/fx.js stop > /tmp/p3.txt 2>&1; say "STOP rc=$?"
 say "AFTER_STOP routes=[$($P ip route show proto 213 | tr '\\n' ';')] link=[$($P ip link show roamd-ipip 2>&1 | head -1)]"
 `;
@@ -108,6 +115,14 @@ if (!av.ok) {
     assert.match(line('ROUTES2'), /dst 192\.0\.2\.60 ttl 64/);
     assert.not.match(line('ROUTES2'), /192\.0\.2\.50/);
     assert.match(line('PING_MOVED'), /rc=0 3 received/);
+  });
+
+  test('simultaneous bindings: the route leads to the newest, an egress filter sends a copy of each packet to the other (RFC 5944 §3.6.1.2)', () => {
+    assert.match(line('BOTH'), /rc=0 copy_filter_set":1/, line('BOTH'));
+    assert.match(line('COPYFILTER'), /tunnel_key/);
+    // 3 echo requests, each to both care-of addresses: 6 arrive at the node, which answers each
+    // (ping may exit before the last duplicate answer comes back).
+    assert.match(line('PING_BOTH'), /3 received, \+[1-3] duplicates nodeRx=6/, line('PING_BOTH'));
   });
 
   test('stop removes the device and every tagged route', () => {

@@ -140,6 +140,31 @@ test('2. encap route installed, moved and removed through the kernel with roamd\
 
 const IPIP = 40, PHYS = 5, HOME_IF = 6, ACCESS = 7, TUN = 8;
 
+/** A flower filter's action list beyond gact: `set DST` (tunnel_key), `unset`, `mirror IFINDEX`. */
+function actionList(v: Buffer): string[] {
+  const out: string[] = [];
+  const each = (b: Buffer, f: (t: number, x: Buffer) => void) => {
+    for (let off = 0; off < b.length;) {
+      const len = b.readUInt16LE(off);
+      f(b.readUInt16LE(off + 2) & 0x7fff, b.subarray(off + 4, off + len));
+      off += (len + 3) & ~3;
+    }
+  };
+  each(v, (_order, a) => {
+    let kind = '';
+    each(a, (t, x) => {
+      if (t === 1) kind = x.toString().replace(/\0.*$/, '');
+      if (t !== 2 || kind === 'gact') return;
+      each(x, (ot, ov) => {
+        if (kind === 'mirred' && ot === 2) out.push(`mirror ${ov.readUInt32LE(24)}${ov.readInt32LE(20) === 2 ? '' : ' (not egress mirror)'}`);
+        if (kind === 'tunnel_key' && ot === 2 && ov.readInt32LE(20) === 2) out.push('unset');
+        if (kind === 'tunnel_key' && ot === 4) out.push(`set ${ov[0]}.${ov[1]}.${ov[2]}.${ov[3]}`);
+      });
+    });
+  });
+  return out;
+}
+
 function decode(type: number, body: Buffer): string {
   const a = (x: number) => `${body[x]}.${body[x + 1]}.${body[x + 2]}.${body[x + 3]}`;
   const attrs = (start: number): Map<number, Buffer> => {
@@ -172,11 +197,14 @@ function decode(type: number, body: Buffer): string {
         const len = o.readUInt16LE(off), t = o.readUInt16LE(off + 2);
         const v = o.subarray(off + 4, off + len);
         if (t === 27) keys.push(`enc_src ${q(v)}`);
+        if (t === 29) keys.push(`enc_dst ${q(v)}`);
         if (t === 10) keys.push(`src ${q(v)}`);
         if (t === 12) keys.push(`dst ${q(v)}`);
+        if (t === 3) keys.push(...actionList(v));
         off += (len + 3) & ~3;
       }
-      return `filter ${pref}/${handle} ${keys.join(' ')}`.trim();
+      const egress = body.readUInt32LE(12) === 0xfffffff3 ? 'egress ' : '';
+      return `filter ${egress}${pref}/${handle} ${keys.join(' ')}`.trim();
     }
     case L.RTM.NEWLINK: return 'link ipip external';
     case L.RTM.NEWQDISC: return 'qdisc clsact';
@@ -202,8 +230,11 @@ class FakeNl implements KernelNetlink {
   async addProxyNeighbour(i: number, a: number): Promise<void> { this.log.push(`pneigh ${i} ${fmt(a)}`); }
   async delProxyNeighbour(i: number, a: number): Promise<void> { this.log.push(`unpneigh ${i} ${fmt(a)}`); }
   async cleanup(): Promise<number> { this.log.push('cleanup'); return 0; }
+  /** Refuse egress filters (a kernel without act_tunnel_key / act_mirred). */
+  failEgress = false;
   async raw(type: number, body: Buffer): Promise<void> {
     if (type === L.RTM.NEWLINK) this.created = true;
+    if (this.failEgress && type === L.RTM.NEWTFILTER && body.readUInt32LE(12) === 0xfffffff3) throw Object.assign(new Error('no'), { code: 'ENOENT' });
     this.log.push(decode(type, body));
   }
   async delLink(i: number): Promise<void> { this.log.push(`dellink ${i}`); }
@@ -263,20 +294,44 @@ test('4. proxy: filter before route, move replaces the route in place, old CoA a
   await dp.apply(proxyB('set', '100.64.0.7', '192.0.2.10'));
   assert.equal(nl.take(), ['filter 100/2 enc_src 192.0.2.10 src 100.64.0.7', `route 100.64.0.7/32 t254 encap 192.0.2.10<-198.51.100.1 ttl 64 dev ${IPIP}`]);
   // Make-before-break: the new care-of address is registered before the old one is removed.
+  // Both bound (S): the route leads to the newest, an egress filter copies each packet to the other
+  // (tunnel destination set, a clone mirrored to roamd-ipip, the newest's destination put back).
   await dp.apply(proxyB('set', '100.64.0.7', '192.0.2.20'));
-  assert.equal(nl.take(), ['filter 100/3 enc_src 192.0.2.20 src 100.64.0.7', `route 100.64.0.7/32 t254 encap 192.0.2.20<-198.51.100.1 ttl 64 dev ${IPIP}`]);
+  assert.equal(nl.take(), ['filter 100/3 enc_src 192.0.2.20 src 100.64.0.7', `route 100.64.0.7/32 t254 encap 192.0.2.20<-198.51.100.1 ttl 64 dev ${IPIP}`,
+    `filter egress 50/4 enc_dst 192.0.2.20 dst 100.64.0.7 set 192.0.2.10 mirror ${IPIP} set 192.0.2.20`]);
   await dp.apply(proxyB('del', '100.64.0.7', '192.0.2.10'));
-  assert.equal(nl.take(), [`route 100.64.0.7/32 t254 encap 192.0.2.20<-198.51.100.1 ttl 64 dev ${IPIP}`, 'unfilter 2']);
-  // A UDP binding (behind NAT) becomes the newest: the kernel route goes, the pool route into the TUN carries it.
+  assert.equal(nl.take(), [`route 100.64.0.7/32 t254 encap 192.0.2.20<-198.51.100.1 ttl 64 dev ${IPIP}`, 'unfilter 2', 'unfilter 4']);
+  // A UDP binding (behind NAT) becomes the newest: the kernel route goes, the pool route into the TUN
+  // carries it, and the TUN's egress copies each packet to the IP-in-IP binding still held.
   await dp.apply(proxyB('set', '100.64.0.7', '203.0.113.5', 'udp', 4500));
-  assert.equal(nl.take(), [`unroute 100.64.0.7/32 t254 dev ${IPIP}`]);
+  assert.equal(nl.take(), [`unroute 100.64.0.7/32 t254 dev ${IPIP}`, 'qdisc clsact', `filter egress 50/4 dst 100.64.0.7 set 192.0.2.20 mirror ${IPIP} unset`]);
   assert.equal(delegate!.applied.slice(1), ['proxy-binding set 203.0.113.5 udp']);
+  // An IP-in-IP binding newest again, the UDP one held: a clone of each packet goes to the TUN.
+  await dp.apply(proxyB('set', '100.64.0.7', '192.0.2.20'));
+  assert.equal(nl.take(), [`route 100.64.0.7/32 t254 encap 192.0.2.20<-198.51.100.1 ttl 64 dev ${IPIP}`,
+    `filter egress 50/2 enc_dst 192.0.2.20 dst 100.64.0.7 mirror ${TUN} set 192.0.2.20`, 'unfilter 4']);
   await dp.apply(proxyB('del', '100.64.0.7', '192.0.2.20'));
-  assert.equal(nl.take(), ['unfilter 3']);
+  assert.equal(nl.take(), [`unroute 100.64.0.7/32 t254 dev ${IPIP}`, 'unfilter 3', 'unfilter 2']);
   await dp.apply(proxyB('del', '100.64.0.7', '203.0.113.5', 'udp', 4500));
   assert.equal(nl.take(), []);
   assert.equal(delegate!.applied.slice(-1), ['proxy-binding del 203.0.113.5 udp']);
   assert.is((dp.status() as { bindings: number }).bindings, 0);
+});
+
+test('4c. proxy: a kernel that refuses the copy filter: counted, logged once, the newest binding still routed', async () => {
+  const { dp, nl } = await plane('proxy', { outside: ip('198.51.100.1') });
+  nl.failEgress = true;
+  await dp.apply(proxyB('set', '100.64.0.7', '192.0.2.10'));
+  await dp.apply(proxyB('set', '100.64.0.7', '192.0.2.20'));
+  assert.equal(nl.take().slice(-1), [`route 100.64.0.7/32 t254 encap 192.0.2.20<-198.51.100.1 ttl 64 dev ${IPIP}`]);
+  await dp.apply(proxyB('set', '100.64.0.8', '192.0.2.30'));
+  await dp.apply(proxyB('set', '100.64.0.8', '192.0.2.40'));
+  const st = dp.status() as { counters: Record<string, number> };
+  assert.is(st.counters.copy_filter_failed, 2);
+  assert.is(st.counters.apply_error ?? 0, 0);
+  nl.failEgress = false;
+  await dp.apply(proxyB('del', '100.64.0.7', '192.0.2.10'));
+  assert.ok(!nl.take().some((l) => l.startsWith('unfilter') && l !== 'unfilter 2'), 'no copy filter to remove');
 });
 
 test('4b. proxy: a pool address that is a covering /32 of its own gets its route into the TUN back when the kernel route goes', async () => {
@@ -334,10 +389,12 @@ test('7. ha VPN mode goes to the userspace plane; an IP-in-IP binding replacing 
   assert.equal(delegate!.applied.slice(1), ['ha-binding set 198.51.100.1 ipip vpn']);
   assert.equal(nl.take(), [`pneigh ${HOME_IF} 10.1.0.5`]);
   await dp.apply(haB('set', '192.0.2.10'));
-  assert.equal(nl.take(), ['filter 100/2 enc_src 192.0.2.10 src 10.1.0.5', `route 10.1.0.5/32 t254 encap 192.0.2.10<-10.1.0.1 ttl 64 dev ${IPIP}`, `pneigh ${HOME_IF} 10.1.0.5`]);
+  // The VPN-mode binding is still held (S): a clone of each packet goes to the TUN, whose plane sends it toward the VPN gateway.
+  assert.equal(nl.take(), ['filter 100/2 enc_src 192.0.2.10 src 10.1.0.5', `route 10.1.0.5/32 t254 encap 192.0.2.10<-10.1.0.1 ttl 64 dev ${IPIP}`, `pneigh ${HOME_IF} 10.1.0.5`,
+    'qdisc clsact', `filter egress 50/3 enc_dst 192.0.2.10 dst 10.1.0.5 mirror ${TUN} set 192.0.2.10`]);
   // The IP-in-IP binding goes: the VPN binding is the newest again and the userspace plane re-installs its route.
   await dp.apply(haB('del', '192.0.2.10'));
-  assert.equal(nl.take(), [`unroute 10.1.0.5/32 t254 dev ${IPIP}`, 'unfilter 2', `pneigh ${HOME_IF} 10.1.0.5`]);
+  assert.equal(nl.take(), [`unroute 10.1.0.5/32 t254 dev ${IPIP}`, 'unfilter 2', `pneigh ${HOME_IF} 10.1.0.5`, 'unfilter 3']);
   assert.equal(delegate!.applied.slice(-1), ['ha-binding set 198.51.100.1 ipip vpn']);
 });
 

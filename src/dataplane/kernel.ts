@@ -36,7 +36,8 @@
  * start-up cleanup would otherwise remove this plane's routes) and its raw IP-in-IP socket is closed,
  * since the kernel now receives IP-in-IP (a raw socket would get a copy of every tunnelled packet).
  * Simultaneous bindings: a route has one encapsulation, so the route follows the newest registration
- * (replaced in place: make-before-break without a gap); every registered care-of address is
+ * (replaced in place: make-before-break without a gap), and an egress filter copies each packet to
+ * the other care-of addresses (syncCopies: tunnel_key + mirred); every registered care-of address is
  * accepted inbound. When the newest binding of an address is a UDP or VPN one, the userspace plane's
  * route (its TUN) carries it.
  */

@@ -4,7 +4,8 @@
  * namespaces, real strongSwan with kernel-libipsec on gw and mn) and in the same run:
  *  a. roamd break-before-make: the old link goes down before the new one comes up;
  *  b. roamd make-before-break with simultaneous bindings: new link up, registration, old link down
- *     once the node reports the new binding (World.move + finishMove, as the e2e lane does);
+ *     once the node reports the new binding (World.move + finishMove, as the e2e lane does); to a
+ *     less preferred link, once the node reports it as its standby binding (≥ 300 ms);
  *  c. strongSwan MOBIKE without roamd: the IKE SA runs from the node's physical address, the VPN's
  *     inner address is the home address (fixed traffic selector), `mobike = yes` on both ends; the
  *     links change the same way (new up, old down 300 ms later) and charon follows by itself;
@@ -49,6 +50,11 @@ async function roamdAt(w: World, to: Place): Promise<void> {
   }, 30_000);
 }
 
+/** The node reports a standby binding on `to`'s interface (5 s at most: without one, the move is break-before-make at the node). */
+async function standbyAt(w: World, to: Place): Promise<void> {
+  await waitFor(`standby binding at ${to}`, async () => (await w.call('mn', { cmd: 'status' })).standbyBinding?.ifname === IFACE[to], 5_000).catch(() => undefined);
+}
+
 async function oneMove(w: World, p: UdpProbe, mode: Mode, timeoutMs: number): Promise<MoveResult> {
   const from = w.place, to = nextPlace(from);
   // A quiet second before the move: the steady-state gap below must not see the last move.
@@ -69,8 +75,10 @@ async function oneMove(w: World, p: UdpProbe, mode: Mode, timeoutMs: number): Pr
       tLast = Date.now();
       w.finishMove();
     } else {
-      // The node keeps its preferred link while it is there: it moves when the old link goes.
-      await sleep(300);
+      // The node keeps its preferred link while it is there and registers the new one as its
+      // standby binding (the "make"); the old link goes once the node reports it (at least 300 ms
+      // after the new link came up, as in the baselines' moves), then the node moves.
+      await Promise.all([sleep(300), standbyAt(w, to)]);
       tLast = Date.now();
       w.finishMove();
       await roamdAt(w, to);

@@ -13,7 +13,8 @@
  * Baseline and roamd phases alternate in rounds (baseline, ha, proxy attach, proxy move; 3 rounds,
  * 2 with --quick) and every figure is the median over rounds: on a shared machine the background
  * load changes within seconds, and a baseline measured once at the start was not comparable.
- * Run: `npx tsx bench/registration.ts [--quick] [--json] [--only ha] [--profile DIR]` (`--profile`
+ * Run: `npx tsx bench/registration.ts [--quick] [--json] [--only ha|proxy] [--rounds N] [--profile DIR]`
+ * (`--only proxy` leaves out the HA phase, not the HA: attaches are relayed to it; `--profile`
  * runs the daemons from source (readable names) under `node --cpu-prof` and leaves one .cpuprofile
  * per daemon in DIR, the HA's first).
  */
@@ -24,12 +25,12 @@ import type { LoadResult, Mode } from './loadgen';
 
 const GOAL_RATIO = 0.5;
 
-export async function benchRegistration(opts: { quick: boolean; profileDir?: string; only?: string }): Promise<Record<string, number | string>> {
+export async function benchRegistration(opts: { quick: boolean; profileDir?: string; only?: string; rounds?: number }): Promise<Record<string, number | string>> {
   const nodes = opts.quick ? 500 : 4000;
   const window = 64;
   // Rounds alternate baseline and roamd phases, so both see the same background load; each
   // figure is the median over rounds, each ratio the median of the per-round ratios.
-  const rounds = opts.quick ? 2 : 3;
+  const rounds = opts.rounds ?? (opts.quick ? 2 : 3);
   const warmupMs = opts.quick ? 300 : 500;
   const durationMs = opts.quick ? 1000 : 2000;
   const port = 30000 + (process.pid % 20000);
@@ -52,7 +53,7 @@ export async function benchRegistration(opts: { quick: boolean; profileDir?: str
     const res: Record<string, LoadResult[]> = { baseline: [], ha: [], proxy_attach: [], proxy_move: [] };
     for (let r = 0; r < rounds; r++) {
       res.baseline!.push(await load('echo', ADDR.echo));
-      res.ha!.push(await load('ha', ADDR.ha));
+      if (opts.only !== 'proxy') res.ha!.push(await load('ha', ADDR.ha));
       if (proxy) {
         // The first attach round binds every node (the moves need an outer address).
         res.proxy_attach!.push(await load('proxy-attach', ADDR.proxyOutside, r === 0 ? { minPasses: 1 } : {}));
@@ -107,7 +108,9 @@ if (require.main === module) {
   const argv = process.argv;
   const pi = argv.indexOf('--profile');
   const oi = argv.indexOf('--only');
-  benchRegistration({ quick: argv.includes('--quick'), profileDir: pi > 0 ? argv[pi + 1] : undefined, only: oi > 0 ? argv[oi + 1] : undefined }).then((res) => {
+  const ri = argv.indexOf('--rounds');
+  benchRegistration({ quick: argv.includes('--quick'), profileDir: pi > 0 ? argv[pi + 1] : undefined, only: oi > 0 ? argv[oi + 1] : undefined,
+    rounds: ri > 0 ? Number(argv[ri + 1]) : undefined }).then((res) => {
     if (argv.includes('--json')) return console.log(JSON.stringify(res));
     const w = Math.max(...Object.keys(res).map((k) => k.length));
     for (const [k, v] of Object.entries(res)) console.log(`${k.padEnd(w)}  ${v}`);

@@ -231,8 +231,12 @@ export class Daemon {
     // Journal binding changes before anything of this batch (the acknowledgement) leaves.
     if (journal && this.store && this.rt.persist) {
       const recs: unknown[] = [];
+      // One record per node: a move is two actions (new binding set, old one deleted) for the same
+      // home address, and the record is the node's whole state after both.
+      let last = -1;
       for (const a of actions) {
-        if (a.kind !== 'ha-binding' && a.kind !== 'proxy-binding') continue;
+        if ((a.kind !== 'ha-binding' && a.kind !== 'proxy-binding') || a.home === last) continue;
+        last = a.home;
         const r = this.rt.persist.record(a);
         if (r) recs.push(r);
       }

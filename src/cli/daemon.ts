@@ -250,20 +250,21 @@ export class Daemon {
     // Data-plane state first, then what goes on the wire: a binding is installed before its
     // acknowledgement leaves, and a node's routes for a new care-of address exist before the
     // registration it sends from there.
-    const ordered = actions.some((a) => a.kind === 'send-udp') ? [...actions.filter((a) => a.kind !== 'send-udp'), ...actions.filter((a) => a.kind === 'send-udp')] : actions;
-    for (const a of ordered) {
+    let sends = 0;
+    for (const a of actions) {
       switch (a.kind) {
         case 'log':
           this.log.log(a.level, a.event, a.fields);
           break;
         case 'send-udp':
-          this.sendUdp(a.data, a.dst, a.dstPort, a.src);
+          sends++;
           break;
         default:
           if (this.log.enabled('debug')) this.log.log('debug', 'dataplane', { action: a.kind, op: 'op' in a ? a.op : 'set' });
           await this.dp.apply(a);
       }
     }
+    if (sends) for (const a of actions) if (a.kind === 'send-udp') this.sendUdp(a.data, a.dst, a.dstPort, a.src);
   }
 
   private sendUdp(data: Buffer, dst: number, dstPort: number, srcAddr?: number, attempt = 0): void {

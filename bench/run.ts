@@ -32,6 +32,7 @@ export const BENCHES: Bench[] = [
     { figure: 'HA latency p99 (µs)', value: 'ha_p99_us', baseline: 'baseline_p99_us' },
     { figure: 'proxy attach (relayed to HA)/s', value: 'proxy_attach_rps', baseline: 'baseline_rps', ratio: 'proxy_attach_ratio' },
     { figure: 'proxy attach p50 / p99 (µs)', value: 'proxy_attach_p50_us', baseline: 'proxy_attach_p99_us' },
+    { figure: 'proxy attach vs bare UDP relay (two processes, four datagrams)/s', value: 'proxy_attach_rps', baseline: 'relay_rps', ratio: 'proxy_attach_vs_relay_ratio' },
     { figure: 'proxy move (proxy alone)/s', value: 'proxy_move_rps', baseline: 'baseline_rps', ratio: 'proxy_move_ratio' },
     { figure: 'proxy move p50 / p99 (µs)', value: 'proxy_move_p50_us', baseline: 'proxy_move_p99_us' },
   ] },

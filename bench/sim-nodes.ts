@@ -3,7 +3,7 @@
  * deterministic NAI, home address and MN–HA / MN–proxy keys, so the orchestrator can write UCI
  * configs with thousands of `config mobile_node` sections and the load generator (a separate
  * process) can sign requests for the same nodes without exchanging keys. Addresses are all on
- * loopback (127.100.0.0/16 home network, 127.101/16 proxy, 127.102/16 baseline, 127.103/16 CoAs).
+ * loopback (127.100.0.0/16 home network, 127.101/16 proxy, 127.102/16 baselines, 127.103/16 CoAs).
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ export const ADDR = {
   proxyInside: '127.101.0.3',
   outerPool: '127.101.1.0-127.101.60.255',
   echo: '127.102.0.1',
+  relay: '127.102.0.2',
   client: '127.0.0.1',
 } as const;
 

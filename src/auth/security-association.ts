@@ -62,6 +62,12 @@ export class SecurityAssociation {
     return computeMac(this.algorithm, this.#key, data);
   }
 
+  /** Writes the authenticator of data[start, end) to out at `at` (authenticatorLength bytes). */
+  macInto(data: Uint8Array, start: number, end: number, out: Uint8Array, at: number): void {
+    if (this.algorithm === 'hmac-md5') (this.#md5 ??= new HmacMd5(this.#key)).macInto(data, start, end, out, at);
+    else out.set(computeMac(this.algorithm, this.#key, data.subarray(start, end)), at);
+  }
+
   toJSON(): Record<string, unknown> {
     return { spi: this.spi, algorithm: this.algorithm, replay: this.replay, replayWindow: this.replayWindow, key: '<redacted>' };
   }

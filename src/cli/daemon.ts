@@ -231,8 +231,12 @@ export class Daemon {
     // Journal binding changes before anything of this batch (the acknowledgement) leaves.
     if (journal && this.store && this.rt.persist) {
       const recs: unknown[] = [];
+      // One record per node: a move is two actions (new binding set, old one deleted) for the same
+      // home address, and the record is the node's whole state after both.
+      let last = -1;
       for (const a of actions) {
-        if (a.kind !== 'ha-binding' && a.kind !== 'proxy-binding') continue;
+        if ((a.kind !== 'ha-binding' && a.kind !== 'proxy-binding') || a.home === last) continue;
+        last = a.home;
         const r = this.rt.persist.record(a);
         if (r) recs.push(r);
       }
@@ -246,20 +250,21 @@ export class Daemon {
     // Data-plane state first, then what goes on the wire: a binding is installed before its
     // acknowledgement leaves, and a node's routes for a new care-of address exist before the
     // registration it sends from there.
-    const ordered = actions.some((a) => a.kind === 'send-udp') ? [...actions.filter((a) => a.kind !== 'send-udp'), ...actions.filter((a) => a.kind === 'send-udp')] : actions;
-    for (const a of ordered) {
+    let sends = 0;
+    for (const a of actions) {
       switch (a.kind) {
         case 'log':
           this.log.log(a.level, a.event, a.fields);
           break;
         case 'send-udp':
-          this.sendUdp(a.data, a.dst, a.dstPort, a.src);
+          sends++;
           break;
         default:
           if (this.log.enabled('debug')) this.log.log('debug', 'dataplane', { action: a.kind, op: 'op' in a ? a.op : 'set' });
           await this.dp.apply(a);
       }
     }
+    if (sends) for (const a of actions) if (a.kind === 'send-udp') this.sendUdp(a.data, a.dst, a.dstPort, a.src);
   }
 
   private sendUdp(data: Buffer, dst: number, dstPort: number, srcAddr?: number, attempt = 0): void {

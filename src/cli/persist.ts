@@ -11,7 +11,7 @@
  * Bounds: one record per node in the snapshot; the journal grows by one record per binding change
  * between compactions.
  */
-import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { RoamdError } from '../errors';
 
 const MAGIC = 'roamd-state';
@@ -21,6 +21,8 @@ export interface LoadedState { records: unknown[]; snapshotRecords: number; jour
 
 export class StateStore {
   readonly journal: string;
+  /** The journal, open for appending from the first append on (not reopened per registration). */
+  private fd = -1;
 
   constructor(readonly path: string, readonly role: string) {
     this.journal = `${path}.journal`;
@@ -64,7 +66,11 @@ export class StateStore {
   /** Appends records before the acknowledgement leaves (write(2) completes before this returns). */
   append(records: unknown[]): void {
     if (!records.length) return;
-    appendFileSync(this.journal, records.map((rec) => JSON.stringify({ role: this.role, rec })).join('\n') + '\n', { mode: 0o600 });
+    let text = '';
+    for (const rec of records) text += JSON.stringify({ role: this.role, rec }) + '\n';
+    if (this.fd < 0) this.fd = openSync(this.journal, 'a', 0o600);
+    const buf = Buffer.from(text);
+    for (let off = 0; off < buf.length;) off += writeSync(this.fd, buf, off);
   }
 
   /**
@@ -91,7 +97,16 @@ export class StateStore {
       }
       throw new RoamdError('ERR_SNAPSHOT', `cannot write ${this.path}: ${(e as Error).message}`);
     }
+    // The open descriptor appends (O_APPEND), so after the truncation it writes from the start.
     if (existsSync(this.journal)) truncateSync(this.journal, 0);
-    else writeFileSync(this.journal, '', { mode: 0o600 });
+    else {
+      this.close(); // it named a journal someone removed
+      writeFileSync(this.journal, '', { mode: 0o600 });
+    }
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
   }
 }

@@ -53,6 +53,8 @@ export class Logger {
 }
 
 function fmt(v: unknown): string {
-  const s = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+  // Numbers and booleans never need quotes (no space, quote or '=' in their text).
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  const s = typeof v === 'string' ? v : JSON.stringify(v);
   return /^[^\s"=]+$/.test(s) ? s : JSON.stringify(s);
 }

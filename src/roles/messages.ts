@@ -9,7 +9,7 @@ import * as reply from '../wire/registration-reply';
 import * as revocation from '../wire/registration-revocation';
 import * as revocationAck from '../wire/revocation-ack';
 import { SecurityAssociation } from '../auth/security-association';
-import { sign, verify, placeholder } from '../auth/authenticator';
+import { verify } from '../auth/authenticator';
 import { RevocationFlag, REVOCATION_ACK_I } from '../wire/constants';
 
 /** IANA enterprise number reserved for documentation (RFC 5612); configurable per deployment. */
@@ -23,19 +23,34 @@ type AnyMsg = request.RegistrationRequest | reply.RegistrationReply | revocation
 /** An authentication extension to add with the SA that signs it. */
 export interface Signer { type: 32 | 33 | 34; sa: SecurityAssociation }
 
-/** An authentication extension with a zero authenticator of the SA's length, to be signed. */
-export function authExt(s: Signer): AuthExt {
-  return { kind: 'auth', type: s.type, spi: s.sa.spi, authenticator: placeholder(s.sa) };
+/**
+ * Encodes `m` with room for the signers' authentication extensions after its own, then writes and
+ * signs those in place: one buffer, no copy of the message or of its extension list.
+ */
+function encodeSigned<T extends AnyMsg>(codec: Codec<T>, m: T, signers: Signer[]): Buffer {
+  let len = codec.encodingLength(m);
+  const end = len;
+  for (const s of signers) len += 6 + s.sa.authenticatorLength;
+  const buf = Buffer.alloc(len);
+  codec.encode(m, buf, 0);
+  writeAuth(buf, end, signers);
+  return buf;
 }
 
-function encodeSigned<T extends AnyMsg>(codec: Codec<T>, m: T, signers: Signer[]): Buffer {
-  const exts = signers.map(authExt);
-  const msg = { ...m, extensions: [...m.extensions, ...exts] } as T;
-  const buf = Buffer.alloc(codec.encodingLength(msg));
-  codec.encode(msg, buf, 0);
-  // Sign in order: each authenticator covers the ones before it (RFC 5944 §3.5.1).
-  exts.forEach((e, i) => sign(signers[i]!.sa, buf, 0, e));
-  return buf;
+/**
+ * Writes the signers' authentication extensions at `off`, after the message that starts at 0, and
+ * signs each in order: an authenticator covers the message through its own SPI, the extensions
+ * signed before it included (RFC 5944 §3.5.1).
+ */
+function writeAuth(buf: Buffer, off: number, signers: Signer[]): void {
+  for (const s of signers) {
+    const n = s.sa.authenticatorLength;
+    buf[off] = s.type;
+    buf[off + 1] = 4 + n;
+    buf.writeUInt32BE(s.sa.spi, off + 2);
+    s.sa.macInto(buf, 0, off + 6, buf, off + 6);
+    off += 6 + n;
+  }
 }
 
 /** Encodes a request and appends and signs the given authentication extensions in order. */
@@ -56,22 +71,12 @@ export function encodeRevocationAck(m: revocationAck.RevocationAck, signers: Sig
  * Appends and signs authentication extensions to an already encoded message (an agent relaying
  * a message adds its FA-HA extension after the existing ones, RFC 5944 §3.7.2.2).
  */
-export function appendAuth(msg: Buffer, signers: Signer[]): Buffer {
-  const exts = signers.map(authExt);
+export function appendAuth(msg: Uint8Array, signers: Signer[]): Buffer {
   let len = msg.length;
-  for (const e of exts) len += 6 + e.authenticator.length;
+  for (const s of signers) len += 6 + s.sa.authenticatorLength;
   const buf = Buffer.alloc(len);
-  msg.copy(buf, 0);
-  let off = msg.length;
-  for (let i = 0; i < exts.length; i++) {
-    const e = exts[i]!;
-    e.offset = off;
-    buf[off] = e.type;
-    buf[off + 1] = 4 + e.authenticator.length;
-    buf.writeUInt32BE(e.spi, off + 2);
-    off += 6 + e.authenticator.length;
-    sign(signers[i]!.sa, buf, 0, e);
-  }
+  buf.set(msg, 0);
+  writeAuth(buf, msg.length, signers);
   return buf;
 }
 

@@ -23,8 +23,8 @@ import { ProxyMap, TUNNEL_IPIP, TUNNEL_UDP } from '../tables/proxy-map';
 import { AddressPool } from '../tables/address-pool';
 import { CONFLICT, FULL, NODE_LIMIT, NONE } from '../tables/status';
 import { Action, Counters, RoleEvent, Random32, count, log, ipStr } from './types';
-import { checkRequest, buildReply, naiOf, naiKey, udpTunnelReply, NodeRecord, PeerRecord, RegistrarConfig } from './registrar';
-import { appendAuth, checkAuth, encodeRevocation, ackRevocation, faHaAuthentic, findNvse, firstAuth, lengthThrough, nvse, NvseType } from './messages';
+import { checkRequest, buildReply, naiOf, naiKey, udpTunnelReply, Lookup, NodeRecord, PeerRecord, RegistrarConfig } from './registrar';
+import { appendAuth, checkAuth, encodeRevocation, ackRevocation, faHaAuthentic, findExt, findNvse, firstAuth, lengthThrough, nvse, NvseType } from './messages';
 
 export interface ProxyConfig {
   /** Address mobile nodes register with (the Home Agent field of the outer registration). */
@@ -53,11 +53,17 @@ interface HomeAgent { address: number; port: number; sa: SecurityAssociation }
 /** A node's home binding as the home agent granted it. */
 interface HomeBinding { home: number; ha: number; expiresAt: number }
 
+/** A node the proxy serves: its MN–proxy SA, replay state, and where its NAI's key is in `naiKeys`. */
+interface ProxyNode extends NodeRecord {
+  nai: string;
+  index: number;
+}
+
 /** An outer request waiting for the home agent's answer. */
 interface Pending {
   key: string;
   nai: string;
-  node: NodeRecord;
+  node: ProxyNode;
   peer: PeerRecord | undefined;
   src: number;
   srcPort: number;
@@ -80,13 +86,19 @@ export interface ProxyState {
   reg: RegistrarConfig;
   map: ProxyMap;
   pool: AddressPool;
-  byNai: Map<string, NodeRecord>;
+  byNai: Map<string, ProxyNode>;
+  /** The 64-bit key of each configured node's NAI (outer pool), two words per node: computed once, not per request. */
+  naiKeys: Uint32Array;
+  /** The registrar's view of the node and agent maps, built once (not per request). */
+  look: Lookup<ProxyNode>;
   fas: Map<number, PeerRecord>;
   has: Map<number, HomeAgent>;
   homes: Map<string, HomeBinding>;
   /** Home address → NAI of the node whose home binding it is (for the restart journal). */
   homeNai: Map<number, string>;
   pending: Map<string, Pending>;
+  /** The same requests by NAI: a node has at most one (a newer request supersedes it). */
+  pendingOf: Map<string, Pending>;
   /** Per care-of slot: the relaying foreign agent (0 = direct) and whether it supports revocation. */
   agent: Uint32Array;
   revSupport: Uint8Array;
@@ -98,9 +110,13 @@ export interface ProxyState {
 export function createProxy(cfg: ProxyConfig, tables: { proxy: ProxyMap; outerPool: AddressPool }, random: Random32): ProxyState {
   const st: ProxyState = {
     cfg, reg: registrarConfig(cfg), map: tables.proxy, pool: tables.outerPool,
-    byNai: new Map(), fas: new Map(), has: new Map(), homes: new Map(), homeNai: new Map(), pending: new Map(),
+    byNai: new Map(), naiKeys: new Uint32Array(0), look: undefined!, fas: new Map(), has: new Map(), homes: new Map(), homeNai: new Map(), pending: new Map(), pendingOf: new Map(),
     agent: new Uint32Array(tables.proxy.coaCapacity), revSupport: new Uint8Array(tables.proxy.coaCapacity),
     nextRevocationId: 1, counters: {}, random,
+  };
+  st.look = {
+    node: (_home, nai) => (nai ? st.byNai.get(nai) : undefined),
+    peer: (a) => st.fas.get(a),
   };
   indexConfig(st, cfg);
   return st;
@@ -112,7 +128,11 @@ function registrarConfig(cfg: ProxyConfig): RegistrarConfig {
 
 function indexConfig(st: ProxyState, cfg: ProxyConfig): void {
   const old = st.byNai;
-  st.byNai = new Map(cfg.mobileNodes.map((m) => [m.nai, { nai: m.nai, homeAddress: 0, sa: m.sa, replay: old.get(m.nai)?.replay ?? newReplayState() }]));
+  st.naiKeys = new Uint32Array(2 * cfg.mobileNodes.length);
+  st.byNai = new Map(cfg.mobileNodes.map((m, index) => {
+    [st.naiKeys[2 * index], st.naiKeys[2 * index + 1]] = naiKey(m.nai);
+    return [m.nai, { nai: m.nai, homeAddress: 0, sa: m.sa, replay: old.get(m.nai)?.replay ?? newReplayState(), index }];
+  }));
   st.fas = new Map(cfg.foreignAgents.map((f) => [f.address, { address: f.address, sa: f.sa }]));
   st.has = new Map(cfg.homeAgents.map((h) => [h.address, h]));
 }
@@ -143,7 +163,7 @@ export function stepProxy(st: ProxyState, ev: RoleEvent, now: number): Action[] 
       for (const p of st.pending.values()) {
         if (now < p.expiresAt) continue;
         // The home agent did not answer: RFC 5944 §3.7.1 pending time-out, code 88 to the node.
-        st.pending.delete(p.key);
+        dropPending(st, p);
         count(st.counters, 'home_timeout');
         out.push(log('warn', 'home-agent-timeout', { nai: p.nai, ha: ipStr(p.ha) }));
         releaseOuterIfUnused(st, p, now);
@@ -168,10 +188,7 @@ export function stepProxy(st: ProxyState, ev: RoleEvent, now: number): Action[] 
 
 function onOuterRequest(st: ProxyState, data: Buffer, src: number, srcPort: number, now: number, out: Action[]): void {
   count(st.counters, 'rx_request');
-  const v = checkRequest(st.reg, {
-    node: (_home, nai) => (nai ? st.byNai.get(nai) : undefined),
-    peer: (a) => st.fas.get(a),
-  }, { buf: data, src, srcPort }, now, st.random);
+  const v = checkRequest(st.reg, st.look, { buf: data, src, srcPort }, now, st.random);
   if (v.kind === 'drop') {
     count(st.counters, `drop_${v.reason}`);
     out.push(log('warn', 'request-dropped', { reason: v.reason, src: ipStr(src) }));
@@ -182,12 +199,12 @@ function onOuterRequest(st: ProxyState, data: Buffer, src: number, srcPort: numb
     return;
   }
   const { req, node, peer } = v;
-  const nai = node.nai!;
+  const nai = node.nai;
   const denyNow = (code: number, reason: string, ext: Extension[] = []) =>
     deny(st, code, reason, buildReply(st.reg, node.sa, req, peer, code, 0, req.homeAddress, req.idHigh, req.idLow, ext, nai), src, srcPort, out);
 
   // The outer address: the one this NAI holds, or a new one from the pool (RFC 2794 style).
-  const [hi, lo] = naiKey(nai);
+  const hi = st.naiKeys[2 * node.index]!, lo = st.naiKeys[2 * node.index + 1]!;
   let slot = st.pool.find(hi, lo);
   const held = slot !== NONE;
   if (req.homeAddress !== 0 && (!held || st.pool.addressOf(slot) !== req.homeAddress)) {
@@ -204,7 +221,7 @@ function onOuterRequest(st: ProxyState, data: Buffer, src: number, srcPort: numb
   slot = st.pool.allocate(hi, lo, now);
   if (slot < 0) return denyNow(ReplyCode.HA_INSUFFICIENT_RESOURCES, 'outer-pool-full');
   const outer = st.pool.addressOf(slot);
-  const udpRequested = req.extensions.some((e) => e.kind === 'udp-tunnel-request');
+  const udpRequested = findExt(req.extensions, 'udp-tunnel-request') !== undefined;
   const inner = findNvse(req.extensions, st.cfg.vendorId, NvseType.HOME_REQUEST);
 
   if (!inner) {
@@ -228,7 +245,7 @@ function onOuterRequest(st: ProxyState, data: Buffer, src: number, srcPort: numb
   // First attach or home renewal: relay the home registration to the home agent.
   let home: request.RegistrationRequest;
   try {
-    home = request.decode(Buffer.from(inner.value));
+    home = request.decode(asBuffer(inner.value));
   } catch {
     if (!held) st.pool.release(slot, now);
     return denyNow(ReplyCode.HA_POORLY_FORMED_REQUEST, 'home-request-malformed');
@@ -249,16 +266,18 @@ function onOuterRequest(st: ProxyState, data: Buffer, src: number, srcPort: numb
     return denyNow(ReplyCode.HA_INSUFFICIENT_RESOURCES, 'pending-full');
   }
   v.commit();
-  for (const p of st.pending.values()) if (p.nai === nai) st.pending.delete(p.key); // superseded
-  st.pending.set(key, {
+  const superseded = st.pendingOf.get(nai);
+  if (superseded) dropPending(st, superseded);
+  const p: Pending = {
     key, nai, node, peer, src, srcPort, req, outer, newOuter: !held, lifetime: v.lifetime, tunnel: v.tunnel, forced: v.forced,
     udpRequested, replyHigh: v.replyHigh, replyLow: v.replyLow, innerHome: home.homeAddress, ha: ha.address,
     expiresAt: now + st.cfg.pendingTimeoutMs,
-  });
-  let relayed: Buffer = Buffer.from(inner.value);
-  if (st.cfg.revocation) relayed = appendExtension(relayed, { kind: 'revocation-support', flags: 0, timestamp: ntpSeconds(now) });
+  };
+  st.pending.set(key, p);
+  st.pendingOf.set(nai, p);
+  const withRevocation = st.cfg.revocation ? appendExtension(inner.value, { kind: 'revocation-support', flags: 0, timestamp: ntpSeconds(now) }) : inner.value;
   // RFC 5944 §3.7.2.2: the relaying agent appends its FA-HA authentication extension.
-  relayed = appendAuth(relayed, [{ type: 34, sa: ha.sa }]);
+  const relayed = appendAuth(withRevocation, [{ type: 34, sa: ha.sa }]);
   count(st.counters, 'relayed');
   out.push(log('info', 'home-request-relayed', { nai, ha: ipStr(ha.address), careOf: ipStr(req.careOfAddress) }));
   out.push({ kind: 'send-udp', dst: ha.address, dstPort: ha.port, src: st.cfg.inside, data: relayed });
@@ -273,7 +292,7 @@ function relayHomeDeregistration(st: ProxyState, req: request.RegistrationReques
   if (!inner) return;
   let home: request.RegistrationRequest;
   try {
-    home = request.decode(Buffer.from(inner.value));
+    home = request.decode(asBuffer(inner.value));
   } catch {
     count(st.counters, 'drop_home_request_malformed');
     return;
@@ -289,11 +308,21 @@ function relayHomeDeregistration(st: ProxyState, req: request.RegistrationReques
   out.push({ kind: 'send-udp', dst: ha.address, dstPort: ha.port, src: st.cfg.inside, data: Buffer.from(inner.value) });
 }
 
-function appendExtension(msg: Buffer, e: Extension): Buffer {
+function appendExtension(msg: Uint8Array, e: Extension): Buffer {
   const buf = Buffer.alloc(msg.length + extensionLength(e));
-  msg.copy(buf, 0);
+  buf.set(msg, 0);
   encodeExtension(e, buf, msg.length);
   return buf;
+}
+
+/** A Buffer view of the same bytes (the decoders read through Buffer methods): no copy. */
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.from(b.buffer, b.byteOffset, b.length);
+}
+
+function dropPending(st: ProxyState, p: Pending): void {
+  st.pending.delete(p.key);
+  if (st.pendingOf.get(p.nai) === p) st.pendingOf.delete(p.nai);
 }
 
 function onHomeReply(st: ProxyState, data: Buffer, src: number, now: number, out: Action[]): void {
@@ -316,7 +345,7 @@ function onHomeReply(st: ProxyState, data: Buffer, src: number, now: number, out
     out.push(log('warn', 'home-reply-dropped', { reason: 'fa-ha-auth', ha: ipStr(src) }));
     return;
   }
-  st.pending.delete(p.key);
+  dropPending(st, p);
   // Strip what follows the MN-HA extension (our FA-HA, RFC 5944 §3.7.3.2); the rest goes to the node as is.
   const keep = lengthThrough(m.extensions, Ext.MN_HA_AUTH as 32) ?? firstAuth(m.extensions, 34)!.offset!;
   const homeReply = nvse(st.cfg.vendorId, NvseType.HOME_REPLY, new Uint8Array(data.subarray(0, keep)));
@@ -352,7 +381,7 @@ function bind(st: ProxyState, nai: string, home: number, outer: number, req: req
     return slot === NODE_LIMIT ? ReplyCode.HA_TOO_MANY_BINDINGS : slot === FULL ? ReplyCode.HA_INSUFFICIENT_RESOURCES : slot === CONFLICT ? ReplyCode.HA_PROHIBITED : ReplyCode.HA_UNSPECIFIED;
   }
   st.agent[slot] = peer ? peer.address : 0;
-  st.revSupport[slot] = req.extensions.some((e) => e.kind === 'revocation-support') ? 1 : 0;
+  st.revSupport[slot] = findExt(req.extensions, 'revocation-support') ? 1 : 0;
   // Bindings replaced by a registration without S are gone from the map: tell the data plane, after
   // the new one is in place (make-before-break: a plane that routes to the newest binding never
   // has none in between).

@@ -18,7 +18,7 @@ import { SecurityAssociation } from '../auth/security-association';
 import {
   ReplayState, checkTimestamp, checkNonce, acceptTimestamp, issueNonce,
 } from '../auth/replay';
-import { authExtensions, checkAuth, encodeReply, findExt, Signer } from './messages';
+import { authExtensions, checkAuth, encodeReply, findExt, firstAuth, Signer } from './messages';
 import { naiHashString } from '../tables/address-pool';
 import type { Random32 } from './types';
 
@@ -53,17 +53,17 @@ export interface RequestContext {
   srcPort: number;
 }
 
-/** Result of checking a request. */
-export type Verdict =
+/** Result of checking a request (N: the role's node record, as its lookup returns it). */
+export type Verdict<N extends NodeRecord = NodeRecord> =
   | { kind: 'drop'; reason: string }
   | { kind: 'deny'; code: number; reason: string; reply: Buffer }
-  | { kind: 'accept'; req: RegistrationRequest; node: NodeRecord; peer?: PeerRecord; lifetime: number;
+  | { kind: 'accept'; req: RegistrationRequest; node: N; peer?: PeerRecord; lifetime: number;
       tunnel: 'ipip' | 'udp'; forced: boolean; replyHigh: number; replyLow: number;
       /** Applies the replay state change; call only once the request is accepted for good. */
       commit(): void };
 
-export interface Lookup {
-  node(home: number, nai: string | undefined): NodeRecord | undefined;
+export interface Lookup<N extends NodeRecord = NodeRecord> {
+  node(home: number, nai: string | undefined): N | undefined;
   peer(address: number): PeerRecord | undefined;
 }
 
@@ -71,7 +71,7 @@ export interface Lookup {
  * Checks a request received from src:srcPort. Denials come with a signed reply to send back to
  * the sender (RFC 5944 §3.8.3: to the source address and port of the request).
  */
-export function checkRequest(cfg: RegistrarConfig, look: Lookup, ctx: RequestContext, now: number, random: Random32): Verdict {
+export function checkRequest<N extends NodeRecord>(cfg: RegistrarConfig, look: Lookup<N>, ctx: RequestContext, now: number, random: Random32): Verdict<N> {
   let req: RegistrationRequest;
   try {
     req = request.decode(ctx.buf);
@@ -83,14 +83,14 @@ export function checkRequest(cfg: RegistrarConfig, look: Lookup, ctx: RequestCon
   const node = look.node(req.homeAddress, nai);
   if (!node) return { kind: 'drop', reason: 'unknown-node' }; // §3.8.2.1 a: no SA → silently discard
   // The authorization-enabling extension is the first MN-HA authentication extension (§3.5.2).
-  const mnha = authExtensions(req.extensions, Ext.MN_HA_AUTH as 32)[0];
+  const mnha = firstAuth(req.extensions, Ext.MN_HA_AUTH as 32);
   if (!mnha) return { kind: 'drop', reason: 'no-mn-ha-auth' };
   if (mnha.spi !== node.sa.spi) return { kind: 'drop', reason: 'unknown-spi' };
   const peer = look.peer(ctx.src);
   const fhExts = authExtensions(req.extensions, Ext.FA_HA_AUTH as 34);
   // §3.8.2.1 d: an FA-HA extension from an agent we share no SA with is discarded.
   if (fhExts.length > 0 && !peer?.sa) return { kind: 'drop', reason: 'fa-ha-without-sa' };
-  const deny = (code: number, reason: string, idHigh = req.idHigh, idLow = req.idLow): Verdict => ({
+  const deny = (code: number, reason: string, idHigh = req.idHigh, idLow = req.idLow): Verdict<N> => ({
     kind: 'deny', code, reason,
     reply: buildReply(cfg, node.sa, req, peer, code, 0, req.homeAddress, idHigh, idLow, [], nai),
   });

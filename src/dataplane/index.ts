@@ -38,7 +38,10 @@ export interface DataPlane {
 /** Signalling only: remembers the last state per binding for `status`. */
 export class NoDataPlane implements DataPlane {
   readonly mode = 'none' as const;
-  private readonly state = new Map<string, Action>();
+  /** Per binding action kind: home address → care-of address → the last action (numbers as keys: no string per action). */
+  private readonly state = new Map<string, Map<number, Map<number, Action>>>();
+  private mn: Action | null = null;
+  private entries = 0;
   private icmpWarned = false;
 
   constructor(private readonly host: DataplaneHost) {}
@@ -54,9 +57,26 @@ export class NoDataPlane implements DataPlane {
       }
       return;
     }
-    const key = a.kind === 'mn-state' ? 'mn' : 'home' in a ? `${a.kind}/${a.home}/${'careOf' in a ? a.careOf : 0}` : a.kind;
-    if ('op' in a && a.op === 'del') this.state.delete(key);
-    else this.state.set(key, a);
+    if (a.kind === 'mn-state') {
+      this.mn = a;
+      return;
+    }
+    if (!('home' in a)) return;
+    let byHome = this.state.get(a.kind);
+    if (!byHome) this.state.set(a.kind, (byHome = new Map()));
+    const byCoa = byHome.get(a.home);
+    if (a.op === 'del') {
+      if (byCoa?.delete(a.careOf)) this.entries--;
+      if (byCoa?.size === 0) byHome.delete(a.home);
+      return;
+    }
+    if (byCoa) {
+      if (!byCoa.has(a.careOf)) this.entries++;
+      byCoa.set(a.careOf, a);
+    } else {
+      byHome.set(a.home, new Map([[a.careOf, a]]));
+      this.entries++;
+    }
   }
 
   tunnelData(): void {
@@ -64,7 +84,7 @@ export class NoDataPlane implements DataPlane {
   }
 
   status(): Record<string, unknown> {
-    return { mode: 'none', mn: this.state.get('mn') ?? null, entries: this.state.size };
+    return { mode: 'none', mn: this.mn, entries: this.entries + (this.mn ? 1 : 0) };
   }
 
   async stop(): Promise<void> {}

@@ -374,7 +374,7 @@ export class UserspaceDataPlane implements DataPlane {
         ev.addresses = addrs.filter((x) => x.index === l.index).map((x) => ({ address: x.address, prefixLength: x.prefixLength }));
         const exit = exitOf(routes, l.index);
         if (typeof exit === 'number') ev.gateway = exit;
-        exitNow.set(name, exit);
+        if (l.up && ev.addresses.length) exitNow.set(name, exit);
       }
       const key = JSON.stringify(ev);
       if (this.lastLinks.get(name) === key) continue;
@@ -385,12 +385,25 @@ export class UserspaceDataPlane implements DataPlane {
     changed.sort((x, y) => lost(x) - lost(y));
     for (const ev of changed) this.host.dispatch(ev);
     // DHCP may add the default route after the address: a care-of address's exit (installed
-    // `unreachable` until then) follows it. Only for links still up with their exit installed (a link
-    // going down is the role's business: it detaches); a failure must not stop the scans.
-    const a = this.mn;
-    if (a && a.location === 'foreign' && [...this.installedExits].some(([n, e]) => exitNow.has(n) && exitNow.get(n) !== e)) {
-      await this.mnInstall(a, a).catch((e) => this.host.log('warn', 'dataplane-mn-failed', { ifname: a.ifname, error: (e as Error).message }));
+    // `unreachable` until then) follows it. Only for links up with an address and their exit
+    // installed (a link going down is the role's business: it detaches), with the node's state as
+    // it is when the install runs (the role's answer to these events may be on its way); a failure
+    // must not stop the scans.
+    if ([...this.installedExits].some(([n, e]) => exitNow.has(n) && exitNow.get(n) !== e)) {
+      await this.serially(async () => {
+        const a = this.mn;
+        if (a && a.location === 'foreign') await this.mnInstall(a, a);
+      }).catch((e) => this.host.log('warn', 'dataplane-mn-failed', { error: (e as Error).message }));
     }
+  }
+
+  private mnChain: Promise<void> = Promise.resolve();
+
+  /** Runs the node's installs one after the other: two interleaved would leave a mix of both states. */
+  private serially(f: () => Promise<void>): Promise<void> {
+    const p = this.mnChain.then(f);
+    this.mnChain = p.catch(() => undefined);
+    return p;
   }
 
   private async mnState(a: Extract<Action, { kind: 'mn-state' }>): Promise<void> {
@@ -402,7 +415,7 @@ export class UserspaceDataPlane implements DataPlane {
     // sends next (its deregistration, its traffic) is routed into a tunnel that no longer leads anywhere.
     // A node between registrations ('down') keeps its SAs: nothing is renegotiated on a move.
     if (prev?.vpn !== 'pass-through' && a.vpn === 'pass-through') await this.mnVpn(a);
-    if (!same) await this.mnInstall(a, prev);
+    if (!same) await this.serially(() => this.mnInstall(a, prev));
     if (a.vpn === 'up' && prev?.vpn !== 'up') void this.mnVpn(a);
   }
 

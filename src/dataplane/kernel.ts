@@ -302,19 +302,22 @@ export class KernelDataPlane implements DataPlane {
       this.routes.set(key, r);
       this.count(had ? 'route_replaced' : 'route_added');
     } else if (had) {
-      await this.delRoute(had);
-      this.routes.delete(key);
-      this.count('route_removed');
       // The proxy's pool reaches its TUN through covering prefixes; one that is this very /32 (the
-      // pool's first or last address) was replaced by our route and went with it: put it back.
+      // pool's first or last address) was replaced by our route: put it back by replacing ours in
+      // place (deleting first left the address without a route for a moment: packets lost in the
+      // VM lane on every move to a UDP binding). Otherwise the covering prefix takes over.
       if (this.o.role === 'proxy' && this.delegate && this.poolHostRoutes().has(key)) {
         await this.nl.addRoute({ dst: key, prefixLength: 32, dev: await this.nl.linkIndex(this.o.tunName) });
         this.count('pool_route_restored');
-      }
-      // The newest binding is the userspace plane's again: its route into the TUN was replaced by ours.
-      if (newest && this.delegate && this.o.role === 'ha' && a.kind === 'ha-binding') {
+      } else if (newest && this.delegate && this.o.role === 'ha' && a.kind === 'ha-binding') {
+        // The newest binding is the userspace plane's again: its route into the TUN, which ours
+        // replaced, goes back the same way (a replace: no instant without a route).
         await this.delegate.apply({ ...a, op: 'set', careOf: newest.careOf, tunnel: newest.tunnel, port: newest.port, mode: newest.vpn ? 'vpn' : 'tunnel' });
+      } else {
+        await this.delRoute(had);
       }
+      this.routes.delete(key);
+      this.count('route_removed');
     }
     for (const r of removed) await this.delFilter(r.handle);
     if (this.o.role === 'ha' && this.homeIfIndex) {

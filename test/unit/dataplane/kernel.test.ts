@@ -334,14 +334,16 @@ test('4c. proxy: a kernel that refuses the copy filter: counted, logged once, th
   assert.ok(!nl.take().some((l) => l.startsWith('unfilter') && l !== 'unfilter 2'), 'no copy filter to remove');
 });
 
-test('4b. proxy: a pool address that is a covering /32 of its own gets its route into the TUN back when the kernel route goes', async () => {
+test('4b. proxy: a pool address that is a covering /32 of its own gets its route into the TUN back, in place, when the kernel route goes', async () => {
   // Pool 100.64.0.7 + 9: covering prefixes 100.64.0.7/32 and 100.64.0.8/29; the first is the same route as the binding's.
   const { dp, nl } = await plane('proxy', { outside: ip('198.51.100.1'), outerPool: { first: ip('100.64.0.7'), count: 9 } });
   await dp.apply(proxyB('set', '100.64.0.7', '192.0.2.10'));
   nl.take();
   await dp.apply(proxyB('set', '100.64.0.7', '203.0.113.5', 'udp', 4500));
   const l = nl.take();
-  assert.equal(l.slice(0, 2), [`unroute 100.64.0.7/32 t254 dev ${IPIP}`, `rtnl-route 100.64.0.7/32 dev ${TUN}`]);
+  // Replaced in place (a replace, never a delete first: no instant without a route).
+  assert.equal(l[0], `rtnl-route 100.64.0.7/32 dev ${TUN}`);
+  assert.not.ok(l.some((x) => x.startsWith('unroute')), l.join('\n'));
   // Any other pool address is covered by a wider prefix: nothing to put back.
   await dp.apply(proxyB('set', '100.64.0.9', '192.0.2.10'));
   await dp.apply(proxyB('set', '100.64.0.9', '203.0.113.5', 'udp', 4501));
@@ -394,7 +396,8 @@ test('7. ha VPN mode goes to the userspace plane; an IP-in-IP binding replacing 
     'qdisc clsact', `filter egress 50/3 enc_dst 192.0.2.10 dst 10.1.0.5 mirror ${TUN} set 192.0.2.10`]);
   // The IP-in-IP binding goes: the VPN binding is the newest again and the userspace plane re-installs its route.
   await dp.apply(haB('del', '192.0.2.10'));
-  assert.equal(nl.take(), [`unroute 10.1.0.5/32 t254 dev ${IPIP}`, 'unfilter 2', `pneigh ${HOME_IF} 10.1.0.5`, 'unfilter 3']);
+  // No delete of our route first: the userspace plane's route replaces it in place.
+  assert.equal(nl.take(), ['unfilter 2', `pneigh ${HOME_IF} 10.1.0.5`, 'unfilter 3']);
   assert.equal(delegate!.applied.slice(-1), ['ha-binding set 198.51.100.1 ipip vpn']);
 });
 

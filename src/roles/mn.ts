@@ -498,7 +498,8 @@ function checkStandby(st: MnState, now: number, out: Action[]): void {
   if (!gone && (!cand || sameAtt(sb.att, cand))) return;
   r.standby = null;
   count(st.counters, 'standby-dropped');
-  out.push(log('info', 'mn-standby-dropped', { ifname: sb.att.ifname, careOf: sb.att.careOf, reason: now >= sb.until ? 'expired' : gone ? 'unusable' : 'better-link' }));
+  const reason = now >= sb.until ? 'expired' : !standbyOn(st) ? 'standby-off' : gone ? 'unusable' : 'better-link';
+  out.push(log('info', 'mn-standby-dropped', { ifname: sb.att.ifname, careOf: sb.att.careOf, reason }));
   // Still bound at the agent: the next registration of the current CoA, without S, removes it.
   if (now < sb.until) {
     r.prune = true;
@@ -518,9 +519,7 @@ function tendStandby(st: MnState, now: number, out: Action[]): void {
   if (!cand) return;
   const c = st.cfg;
   const p = newPending(st, {
-    purpose: 'standby', att: cand, sa: c.proxy ? 'proxy' : 'home', dst: cand.colocated ? directDst(st) : cand.agent,
-    src: cand.colocated ? cand.careOf : c.proxy ? st.outerAddress : st.homeAddress,
-    careOf: cand.careOf, lifetime: requestLifetime(st, cand), flags: regFlags(st, cand.colocated) | RegFlag.S, withHome: false,
+    purpose: 'standby', att: cand, sa: c.proxy ? 'proxy' : 'home', ...requestEnds(st, cand), careOf: cand.careOf, lifetime: requestLifetime(st, cand), flags: regFlags(st, cand.colocated) | RegFlag.S, withHome: false,
   }, now);
   st.pending.push(p);
   r.lastStart = now;
@@ -630,6 +629,15 @@ function newPending(st: MnState, f: PendingFields, now: number): Pending {
   return p;
 }
 
+/**
+ * Where a request for `att` goes and where it comes from: to the FA, or (co-located) to the proxy or
+ * the i-HA; §3.6.1.1: from the co-located CoA, else from the (outer) home address, 0 when none yet.
+ */
+function requestEnds(st: MnState, att: Attachment): { dst: number; src: number } {
+  if (att.colocated) return { dst: directDst(st), src: att.careOf };
+  return { dst: att.agent, src: st.cfg.proxy ? st.outerAddress : st.homeAddress };
+}
+
 /** Where a co-located registration goes: the proxy, or the i-HA in plain mode. */
 function directDst(st: MnState): number {
   return (st.cfg.proxy ? st.cfg.proxy.outside : st.cfg.homeAgent) >>> 0;
@@ -667,10 +675,7 @@ function startRegistration(st: MnState, now: number, out: Action[]): void {
   const flags = regFlags(st, att.colocated) | (r.mbb || keepStandby ? RegFlag.S : 0);
   const withHome = !!c.proxy && (r.needHome || st.homeAddress === 0 || now >= r.homeUntil || now >= r.homeRenewAt);
   const p = newPending(st, {
-    purpose: 'reg', att, sa: c.proxy ? 'proxy' : 'home', dst: att.colocated ? directDst(st) : att.agent,
-    // §3.6.1.1: from the co-located CoA, else from the (outer) home address, 0 when none yet.
-    src: att.colocated ? att.careOf : c.proxy ? st.outerAddress : st.homeAddress,
-    careOf: att.careOf, lifetime, flags, withHome,
+    purpose: 'reg', att, sa: c.proxy ? 'proxy' : 'home', ...requestEnds(st, att), careOf: att.careOf, lifetime, flags, withHome,
   }, now);
   st.pending.push(p);
   r.lastStart = now;
@@ -722,8 +727,7 @@ function onShutdown(st: MnState, now: number, out: Action[]): void {
   if (cur && now < st.reg.outerUntil && usable(st, cur)) {
     const proxy = !!st.cfg.proxy;
     const p = newPending(st, {
-      purpose: 'reg', att: null, sa: proxy ? 'proxy' : 'home', dst: cur.colocated ? directDst(st) : cur.agent,
-      src: cur.colocated ? cur.careOf : proxy ? st.outerAddress : st.homeAddress,
+      purpose: 'reg', att: null, sa: proxy ? 'proxy' : 'home', ...requestEnds(st, cur),
       careOf: proxy ? st.outerAddress : st.homeAddress, lifetime: 0, flags: regFlags(st, cur.colocated),
       withHome: proxy && now < st.reg.homeUntil,
     }, now);

@@ -46,12 +46,15 @@ export class VpnControl {
   }
 
   /**
-   * Tears the tunnel down at once (`--force`: no waiting for the peer's answer — at home the
-   * outer path is already gone), so the kernel's routes into the tunnel disappear immediately.
+   * Tears the tunnel down at once (`--force` without `--timeout`: charon sends its DELETE and
+   * destroys the SA without waiting for the peer's answer — at home the outer path is already
+   * gone; with `--timeout 2` charon waited those 2 s for an answer that could not come, and the
+   * node's return home with it: 400 probes lost in the demo), so the routes into the tunnel
+   * disappear immediately.
    */
   async down(): Promise<void> {
     const cur = await this.sa().catch(() => null);
-    if (cur) await this.run(['--terminate', '--ike', this.cfg.connection, '--force', '--timeout', '2']).catch(() => undefined);
+    if (cur) await this.run(['--terminate', '--ike', this.cfg.connection, '--force']).catch(() => undefined);
   }
 }
 

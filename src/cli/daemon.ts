@@ -352,6 +352,7 @@ export class Daemon {
     if (this.compactTimer) clearInterval(this.compactTimer);
     await this.queue;
     this.compact();
+    this.store?.close();
     // Give the deregistrations and acknowledgements a moment to leave.
     await new Promise((r) => setTimeout(r, 100));
     await this.dp?.stop().catch((e) => this.log.log('warn', 'dataplane-stop-failed', { error: (e as Error).message }));

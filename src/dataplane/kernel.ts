@@ -366,6 +366,7 @@ export class KernelDataPlane implements DataPlane {
       }
     }
     const old = this.copies.get(key);
+    if (!want && !old) return; // one binding, as most addresses have: nothing to copy, nothing to remove
     const wantKey = want ? JSON.stringify(want) : '';
     if (old?.key === wantKey) return;
     if (want) {

@@ -135,7 +135,6 @@ export class UserspaceDataPlane implements DataPlane {
   private mn: Extract<Action, { kind: 'mn-state' }> | undefined;
   private mnInstalled: { rules: Array<Parameters<Rtnl['addRule']>[0]>; routes: Array<Parameters<Rtnl['addRoute']>[0]>; addrs: Array<[number, number, number]> } = { rules: [], routes: [], addrs: [] };
   private vpn: VpnControl | undefined;
-  /** Interface and gateway table 211 was built with: a new default route there rebuilds it. */
   /** The exit each care-of address's table was installed with (current and others), by interface. */
   private installedExits = new Map<string, Exit>();
   private keepalive: NodeJS.Timeout | undefined;

@@ -923,7 +923,7 @@ function accept(
     st.homeAddress = rep.homeAddress >>> 0;
   }
   const prev = r.current;
-  const prevBinding: Standby | null = prev ? { att: prev, granted: prevGranted, until: prevUntil, renewAt: prevRenewAt, tunnel: r.tunnel === 'udp' ? 'udp' : 'ipip', keepalive: r.keepalive } : null;
+  const prevTunnel: TunnelType = r.tunnel === 'udp' ? 'udp' : 'ipip', prevKeepalive = r.keepalive;
   const t = tunnelOf(st, trusted);
   r.tunnel = t.tunnel;
   r.keepalive = t.keepalive;
@@ -943,7 +943,7 @@ function accept(
     // link still works; otherwise (or with another standby held) a registration without S a second
     // later removes what the node no longer wants.
     if (standbyOn(st) && usable(st, prev) && prevUntil > p.sentAt && !r.standby) {
-      r.standby = prevBinding;
+      r.standby = { att: prev, granted: prevGranted, until: prevUntil, renewAt: prevRenewAt, tunnel: prevTunnel, keepalive: prevKeepalive };
     } else {
       r.prune = true;
       r.outerRenewAt = Math.min(r.outerRenewAt, p.sentAt + MIN_REGISTRATION_GAP_MS);

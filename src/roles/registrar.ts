@@ -157,12 +157,9 @@ export function naiOf(exts: readonly Extension[]): string | undefined {
 }
 
 /**
- * A signed Registration Reply (RFC 5944 §3.8.3): the NAI extension when the request had one
- * (RFC 2794 §3: the reply MUST include it), `extra` extensions, then MN-HA authentication with the
- * node's SA, then FA-HA authentication when we share an SA with the relaying agent.
- */
-/**
- * The reply to `req`, signed MN-HA, and FA-HA when it came through `peer` and shares an SA with it —
+ * The signed Registration Reply to `req` (RFC 5944 §3.8.3): the NAI extension when the request had
+ * one (RFC 2794 §3: the reply MUST include it), `extra` extensions, then MN-HA authentication with
+ * the node's SA, then FA-HA authentication when it came through `peer` and we share an SA with it —
  * except for a deregistration (lifetime 0, or the care-of address equal to the home address): RFC
  * 5944 §3.5.4 says the Foreign-Home Authentication extension MUST NOT be applied to deregistration
  * messages, accepted or denied.

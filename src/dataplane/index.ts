@@ -38,8 +38,12 @@ export interface DataPlane {
 /** Signalling only: remembers the last state per binding for `status`. */
 export class NoDataPlane implements DataPlane {
   readonly mode = 'none' as const;
-  /** Per binding action kind: home address → care-of address → the last action (numbers as keys: no string per action). */
-  private readonly state = new Map<string, Map<number, Map<number, Action>>>();
+  /**
+   * Per binding action kind: home address → the last action per care-of address (numbers as keys:
+   * no string per action; a short array per address, not a Map: a Map per node cost 4-5 MB of RSS
+   * with a full router-128m proxy table, an array of one costs what the old string key did).
+   */
+  private readonly state = new Map<string, Map<number, Action[]>>();
   private mn: Action | null = null;
   private entries = 0;
   private icmpWarned = false;
@@ -64,17 +68,18 @@ export class NoDataPlane implements DataPlane {
     if (!('home' in a)) return;
     let byHome = this.state.get(a.kind);
     if (!byHome) this.state.set(a.kind, (byHome = new Map()));
-    const byCoa = byHome.get(a.home);
+    const list = byHome.get(a.home);
+    const i = list ? list.findIndex((x) => 'careOf' in x && x.careOf === a.careOf) : -1;
     if (a.op === 'del') {
-      if (byCoa?.delete(a.careOf)) this.entries--;
-      if (byCoa?.size === 0) byHome.delete(a.home);
-      return;
-    }
-    if (byCoa) {
-      if (!byCoa.has(a.careOf)) this.entries++;
-      byCoa.set(a.careOf, a);
+      if (i < 0) return;
+      list!.splice(i, 1);
+      this.entries--;
+      if (list!.length === 0) byHome.delete(a.home);
+    } else if (i >= 0) {
+      list![i] = a;
     } else {
-      byHome.set(a.home, new Map([[a.careOf, a]]));
+      if (list) list.push(a);
+      else byHome.set(a.home, [a]);
       this.entries++;
     }
   }
